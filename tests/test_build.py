@@ -1,0 +1,40 @@
+"""`make paper` in miniature: every notebook runs at the smoke profile on a tiny model, the paper compiles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from icft import build
+from icft.errors import IcftError
+from icft.paths import repo_root
+
+
+def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch):
+    # Everything the run writes goes to a scratch copy of the layout the paper reads.
+    monkeypatch.setenv("ICFT_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("ICFT_FIGURES", str(tmp_path / "figures"))
+    times = build.run_notebooks(None, "smoke", "tiny-gemma-3", "0", "cpu", out_dir=tmp_path / "build")
+    names = [p.stem for p in build.notebook_paths(repo_root())]
+    assert list(times) == names
+    for name in names:
+        executed = json.loads((tmp_path / "build" / f"{name}.ipynb").read_text())
+        assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
+    summary = json.loads((tmp_path / "results" / "00_models.json").read_text())
+    assert summary["model"] == "tiny-gemma-3" and summary["engine_check"]["max_abs_diff_nats"] < 1e-3
+    assert (tmp_path / "figures" / "00_models.pdf").stat().st_size > 0
+
+    shutil.copytree(repo_root() / "paper", tmp_path / "paper", ignore=shutil.ignore_patterns("build"))
+    pdf = build.compile_pdf(tmp_path)
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_bad_build_parameters_are_reported():
+    with pytest.raises(IcftError, match="unknown profile"):
+        build.run_notebooks(None, "huge", "tiny-gemma-3", "0", "cpu")
+    with pytest.raises(IcftError, match="malformed seeds"):
+        build.parse_seeds("0,one")
+    with pytest.raises(IcftError, match="no notebook matches"):
+        build.notebook_paths(repo_root(), ["99_nothing"])
