@@ -8,6 +8,7 @@ import pytest
 
 from icft.records import Question
 from icft.scoring import (
+    ContextTooLongError,
     ScoredQuestion,
     build_requests,
     encode_continuation,
@@ -163,6 +164,27 @@ def test_result_records_and_accuracy(tiny_smollm2):
     assert [r["id"] for r in recs] == [q.id for q in qs]
     assert res.accuracy == sum(r["correct"] for r in recs) / len(recs)
     assert all(len(r["logprob"]) == len(q.choices) for r, q in zip(recs, qs))
+
+
+def test_one_context_per_question_is_grouped(tiny_gemma):
+    model, tok = tiny_gemma
+    qs = _questions()
+    contexts = [_context(1), _context(2), _context(1), ""]
+    mixed = score(model, tok, qs, contexts, progress=False)
+    assert [q.question.id for q in mixed.questions] == [q.id for q in qs]
+    for i, q in enumerate(qs):
+        alone = score(model, tok, [q], contexts[i], progress=False)
+        assert max(abs(a - b) for a, b in zip(mixed.questions[i].logprob, alone.questions[0].logprob)) < 1e-4
+    with pytest.raises(ValueError, match="one per question"):
+        score(model, tok, qs, contexts[:2], progress=False)
+
+
+def test_context_longer_than_the_window_is_refused(tiny_smollm2, monkeypatch):
+    model, tok = tiny_smollm2
+    monkeypatch.setattr(model.config, "max_position_embeddings", 64)
+    with pytest.raises(ContextTooLongError, match="window is 64 tokens") as e:
+        score(model, tok, _questions(), _context(4), progress=False)
+    assert "of the documents" in str(e.value)
 
 
 def test_bad_questions_are_rejected(tiny_smollm2):

@@ -31,10 +31,15 @@ from typing import Any, Iterable, Literal, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from .errors import IcftError
 from .records import Question
 
 Normalization = Literal["sum", "mean", "char"]
 NORMALIZATIONS: tuple[str, ...] = ("sum", "mean", "char")
+
+
+class ContextTooLongError(IcftError):
+    """The shared context plus a question does not fit the model's window."""
 
 
 # ------------------------------------------------------------------------------------ results
@@ -352,11 +357,23 @@ def _assemble(questions: Sequence[Question], requests: Sequence[Request], logpro
     return per_q
 
 
+def _context_groups(questions: Sequence[Question], context: str | Sequence[str]) -> list[tuple[str, list[int]]]:
+    """(context, question indices) pairs, in order of first appearance."""
+    if isinstance(context, str):
+        return [(context, list(range(len(questions))))]
+    if len(context) != len(questions):
+        raise ValueError(f"got {len(context)} contexts for {len(questions)} questions; give one context, or one per question")
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(context):
+        groups.setdefault(c, []).append(i)
+    return list(groups.items())
+
+
 def score(
     model: Any,
     tokenizer: Any,
     questions: Sequence[Question],
-    context: str = "",
+    context: str | Sequence[str] = "",
     *,
     normalization: Normalization = "sum",
     batch_tokens: int = 4096,
@@ -366,16 +383,43 @@ def score(
 ) -> ScoreResult:
     """Score every choice of every question as a continuation of (context +) its prompt.
 
-    The context, if any, is run once and shared by all questions through its key/value cache.
+    `context` is one text shared by all questions, or one per question. Each distinct context is
+    run once and shared by its questions through its key/value cache.
     """
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"unknown normalization {normalization!r}; use one of {NORMALIZATIONS}")
-    prefix, requests = build_requests(tokenizer, questions, context)
     stats = ScoringStats()
-    lps = loglikelihoods(
-        model, prefix, requests, batch_tokens=batch_tokens, max_cache_mb=max_cache_mb, max_padding=max_padding, progress=progress, stats=stats
-    )
-    return ScoreResult(_assemble(questions, requests, lps), normalization, stats)
+    scored: list[ScoredQuestion | None] = [None] * len(questions)
+    groups = _context_groups(questions, context)
+    for ctx, idx in tqdm(groups, desc="contexts", unit="context", disable=not progress or len(groups) < 2, leave=False):
+        group = [questions[i] for i in idx]
+        prefix, requests = build_requests(tokenizer, group, ctx)
+        check_window(model, prefix, requests)
+        lps = loglikelihoods(
+            model, prefix, requests, batch_tokens=batch_tokens, max_cache_mb=max_cache_mb, max_padding=max_padding,
+            progress=progress, stats=stats,
+        )
+        for i, sq in zip(idx, _assemble(group, requests, lps)):
+            scored[i] = sq
+    return ScoreResult([sq for sq in scored if sq is not None], normalization, stats)
+
+
+def model_window(model: Any) -> int | None:
+    """The longest sequence the model was trained for (None if the config does not say)."""
+    return getattr(model.config, "max_position_embeddings", None)
+
+
+def check_window(model: Any, prefix: Sequence[int], requests: Sequence[Request]) -> None:
+    """Refuse, with the numbers, a context that does not fit the model: never truncate silently."""
+    window = model_window(model)
+    longest = max((len(r.tokens) for r in requests), default=0)
+    if window is not None and len(prefix) + longest > window:
+        keep = max(0.0, (window - longest) / max(1, len(prefix)))
+        raise ContextTooLongError(
+            f"the context is {len(prefix)} tokens and the longest question + choice {longest} more, "
+            f"but the model's window is {window} tokens",
+            fix=f"use at most {keep:.0%} of the documents (a smaller ICL fraction), or a model with a longer window",
+        )
 
 
 @torch.inference_mode()
@@ -395,7 +439,7 @@ def naive_loglikelihoods(model: Any, prefix: Sequence[int], requests: Sequence[R
 
 
 def score_naive(model: Any, tokenizer: Any, questions: Sequence[Question], context: str = "", normalization: Normalization = "sum") -> ScoreResult:
-    """`score` done the slow way, for tests and benchmarks."""
+    """`score` done the slow way (one shared context), for tests and benchmarks."""
     prefix, requests = build_requests(tokenizer, questions, context)
     t0 = time.perf_counter()
     lps = naive_loglikelihoods(model, prefix, requests)
