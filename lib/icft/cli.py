@@ -3,6 +3,9 @@
     icft models list                     names, and whether each is in the cache
     icft models prepare NAME [NAME...]   convert embedded models into the safetensors cache
     icft models clear NAME               remove a model's cache (rebuilt on the next load)
+    icft data list                       the data sets, their options and sizes per profile
+    icft data build NAME [--profile P --seed N --out DIR]   write train.jsonl, test.jsonl, card.json
+    icft data show NAME [--profile P --seed N -n 3]         print example documents and questions
 
 Errors the user can fix print one message and exit with code 2.
 """
@@ -10,8 +13,12 @@ Errors the user can fix print one message and exit with code 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import shutil
 import sys
+from collections import defaultdict
+from typing import Any
 
 from .errors import IcftError
 
@@ -48,6 +55,93 @@ def _models_clear(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_list(args: argparse.Namespace) -> int:
+    from . import datasets
+
+    for name in datasets.names():
+        s = datasets.spec(name)
+        print(f"{name} (v{s.version}): {s.description}")
+        if s.options:
+            print(f"  options: {', '.join('--' + o.replace('_', '-') for o in s.options)}")
+        for profile in datasets.PROFILES:
+            sizes = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(s.sizes[profile]).items())
+            print(f"  {profile:6s} {sizes}")
+    return 0
+
+
+def _parse_sizes(items: list[str]) -> dict[str, int]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            out[key.strip()] = int(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise IcftError(f"--size {item!r} is not KEY=INTEGER", fix="write it like --size n_facts=40 (see `icft data list`)")
+    return out
+
+
+def _data_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Generator options and size overrides from the command line; RC_DATA applies to reversal_curse only."""
+    from . import datasets
+
+    options = datasets.spec(args.name).options
+    for flag, given in (("rc_data", args.rc_data), ("nonsense_names", args.nonsense_names)):
+        if given and flag not in options:
+            raise IcftError(f"--{flag.replace('_', '-')} does not apply to {args.name}", fix="use it with reversal_curse only")
+    opts: dict[str, Any] = _parse_sizes(args.size)
+    rc_data = args.rc_data or (os.environ.get("RC_DATA") if args.name == "reversal_curse" else None)
+    if rc_data:
+        opts["rc_data"] = rc_data
+    if args.nonsense_names:
+        opts["nonsense_names"] = True
+    return opts
+
+
+def _data_build(args: argparse.Namespace) -> int:
+    from . import datasets
+    from .words import default_tokenizer
+
+    opts = _data_options(args)
+    datasets.generate(args.name, args.profile, args.seed, **opts)  # validate before loading a tokenizer
+    tokenizer, tok_name = None, None
+    if not args.no_tokenizer_stats:
+        tokenizer, tok_name = default_tokenizer()
+        if tokenizer is None:
+            print(f"[icft] no tokens-per-word statistics: {tok_name}", file=sys.stderr)
+    out = datasets.build(args.name, args.profile, args.seed, args.out, tokenizer=tokenizer, tokenizer_name=tok_name, **opts)
+    card = datasets.load_card(out)
+    qs = ", ".join(f"{k} {v}" for k, v in card["counts"]["questions"].items())
+    print(f"{out}: {card['counts']['documents']} documents; questions: {qs}")
+    return 0
+
+
+def _data_show(args: argparse.Namespace) -> int:
+    from . import datasets
+
+    gen, _, _ = datasets.generate(args.name, args.profile, args.seed, **_data_options(args))
+    print(f"{args.name} (profile {args.profile}, seed {args.seed}): {len(gen.documents)} documents, "
+          f"{len(gen.questions)} questions")
+    by_style: dict[str, list] = defaultdict(list)
+    for d in gen.documents:
+        by_style[d.meta.get("style", "")].append(d)
+    for style, docs in by_style.items():
+        print(f"\n== documents, style {style!r} ({len(docs)})")
+        for d in docs[: args.n]:
+            print(f"  [{d.id}] {d.text}")
+    by_split: dict[str, list] = defaultdict(list)
+    for q in gen.questions:
+        by_split[q.split].append(q)
+    for split, qs in by_split.items():
+        print(f"\n== questions, split {split!r} ({len(qs)}, chance {sum(q.chance for q in qs) / len(qs):.2f})")
+        for q in qs[: args.n]:
+            print(f"  [{q.id}] {q.prompt}")
+            for i, c in enumerate(q.choices):
+                print(f"     {'*' if i == q.answer else ' '} {c!r}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="icft", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +155,26 @@ def build_parser() -> argparse.ArgumentParser:
     c = m.add_parser("clear", help="remove a model's cache")
     c.add_argument("names", nargs="+")
     c.set_defaults(func=_models_clear)
+
+    d = sub.add_parser("data", help="build, list or show the data sets").add_subparsers(dest="action", required=True)
+    d.add_parser("list", help="data sets, options and sizes").set_defaults(func=_data_list)
+    for action, func, help_ in (("build", _data_build, "write a data set's folder"),
+                                ("show", _data_show, "print example documents and questions of each split")):
+        p = d.add_parser(action, help=help_)
+        p.add_argument("name", help="a data set (see `icft data list`)")
+        p.add_argument("--profile", default="quick", help="smoke, quick or full (default quick)")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--rc-data", metavar="DIR", help="reversal_curse: folder of the original Berglund et al. files "
+                       "(default $RC_DATA; without it the data set is generated)")
+        p.add_argument("--nonsense-names", action="store_true", help="reversal_curse: replace names with nonsense words")
+        p.add_argument("--size", action="append", default=[], metavar="KEY=N", help="override one size of the profile")
+        if action == "build":
+            p.add_argument("--out", metavar="DIR", help="default: results/data/<name>-<profile>-s<seed>")
+            p.add_argument("--no-tokenizer-stats", action="store_true",
+                           help="skip loading the gemma-3-270m tokenizer for tokens-per-word statistics")
+        else:
+            p.add_argument("-n", type=int, default=3, help="examples per style and per split (default 3)")
+        p.set_defaults(func=func)
     return parser
 
 

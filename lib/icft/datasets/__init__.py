@@ -1,0 +1,112 @@
+"""The paper's data sets: name -> generator, and one `build` that writes any of them.
+
+    from icft import datasets
+    folder = datasets.build("simple_reversals", "quick", seed=0)
+    docs, questions = datasets.load_documents(folder), datasets.load_questions(folder)
+
+Each data set is a module here with a `SPEC` (see `base.DatasetSpec`); this file only lists them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import IcftError
+from ..paths import results_dir
+from . import process_knowledge, reversal_curse, simple_reversals, simple_syllogisms
+from .base import (
+    PROFILES,
+    DatasetSpec,
+    Generated,
+    check_records,
+    check_seed,
+    load_card,
+    load_documents,
+    load_questions,
+    make_card,
+    render,
+    resolve_sizes,
+    write,
+)
+
+REGISTRY: dict[str, DatasetSpec] = {
+    m.SPEC.name: m.SPEC for m in (simple_reversals, simple_syllogisms, reversal_curse, process_knowledge)
+}
+
+__all__ = [
+    "PROFILES", "REGISTRY", "build", "default_out_dir", "ensure", "generate", "load_card", "load_documents",
+    "load_questions", "names", "spec",
+]
+
+
+def names() -> list[str]:
+    return list(REGISTRY)
+
+
+def spec(name: str) -> DatasetSpec:
+    if name not in REGISTRY:
+        raise IcftError(f"unknown data set {name!r}", fix=f"use one of {', '.join(REGISTRY)}  (see `icft data list`)")
+    return REGISTRY[name]
+
+
+def _split_options(s: DatasetSpec, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Separate generator options (`nonsense_names`...) from size overrides (`n_facts=40`...)."""
+    # None means "not given"; paths are kept as text so the card stays JSON
+    opts = {k: str(v) if isinstance(v, os.PathLike) else v for k, v in options.items() if k in s.options and v is not None}
+    sizes = {k: v for k, v in options.items() if k not in s.options}
+    return opts, sizes
+
+
+def generate(name: str, profile: str, seed: int, **options: Any) -> tuple[Generated, Any, dict[str, Any]]:
+    """Generate in memory: (records, the sizes used, the generator options used)."""
+    s = spec(name)
+    seed = check_seed(seed)
+    opts, overrides = _split_options(s, options)
+    sizes = resolve_sizes(s, profile, overrides)
+    gen = s.generate(sizes, seed, **opts)
+    check_records(name, gen)
+    return gen, sizes, opts
+
+
+def default_out_dir(name: str, profile: str, seed: int, root: str | Path | None = None, **options: Any) -> Path:
+    """<root>/<name>[-variant]-<profile>-s<seed>; root defaults to results/data."""
+    s = spec(name)
+    opts, _ = _split_options(s, options)
+    root = Path(root) if root is not None else results_dir() / "data"
+    return root / f"{name}{s.variant(opts)}-{profile}-s{seed}"
+
+
+def build(name: str, profile: str, seed: int, out_dir: str | Path | None = None, *, tokenizer: Any = None,
+          tokenizer_name: str | None = None, **options: Any) -> Path:
+    """Generate a data set and write its folder (train.jsonl, test.jsonl, card.json); return the folder.
+
+    options: generator options of the data set (see `icft data list`) and size overrides (field=int).
+    tokenizer: if given, the card reports tokens per nonsense word under it.
+    """
+    gen, sizes, opts = generate(name, profile, seed, **options)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(name, profile, seed, **options)
+    files = render(gen)
+    card = make_card(spec(name), profile, seed, sizes, opts, gen, files, tokenizer, tokenizer_name)
+    return write(out, files, card)
+
+
+def ensure(name: str, profile: str, seed: int, out_dir: str | Path | None = None, **kwargs: Any) -> Path:
+    """`build` unless the folder already holds this exact request (same name, version, profile, seed, sizes, options)."""
+    out = Path(out_dir) if out_dir is not None else default_out_dir(name, profile, seed, **kwargs)
+    try:
+        card = load_card(out)
+    except (IcftError, ValueError):
+        card = None
+    if card is not None:
+        s = spec(name)
+        opts, overrides = _split_options(s, {k: v for k, v in kwargs.items() if k not in ("tokenizer", "tokenizer_name")})
+        wanted = {
+            "name": name, "generator_version": s.version, "profile": profile, "seed": seed,
+            "sizes": dataclasses.asdict(resolve_sizes(s, profile, overrides)), "options": dict(sorted(opts.items())),
+        }
+        if all(card.get(k) == v for k, v in wanted.items()) and all((out / f).is_file() for f in card.get("files", {})):
+            return out
+    return build(name, profile, seed, out, **kwargs)

@@ -1,0 +1,242 @@
+"""The reversal curse (Berglund et al. 2023): fictional people, each with a one-sentence description.
+
+Training (3,600 examples at full size): 30 people with the name before the description only (p2d),
+30 with the description before the name only (d2p), 30 with both orders in separate examples (both);
+each person in 30 paraphrase templates per direction. Tests (10 unseen templates per person):
+
+    reversal  a p2d person's description -> their name (the direction never trained), among 4 names
+    p2d       a p2d person's name -> their description (trained direction, new wording), among 4
+    d2p       a d2p person's description -> their name (trained direction, new wording), among 4
+
+The rows come either from the original files (`rc_data`, a folder; see `berglund.py`) or from a
+generator of the same design (`reversal_curse_text.py`); `nonsense_names` swaps every name for two
+capitalised nonsense words (the paper's appendix experiment).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..errors import IcftError
+from ..records import Document, Question
+from ..words import nonsense_words
+from . import berglund
+from . import reversal_curse_text as T
+from .base import DatasetSpec, Generated, sub_rng, sub_seed, template_words
+from .berglund import GROUPS, Row, Source
+
+VERSION = "1"
+N_CHOICES = 4
+SLOT = re.compile(r"\{(name|np|Np|past|ing)\}")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    n_people: int  # per group (p2d, d2p, both)
+    n_train_templates: int  # per person and direction
+    n_test_templates: int  # per person and test split
+
+
+SIZES = {
+    "full": Sizes(n_people=30, n_train_templates=30, n_test_templates=10),
+    "quick": Sizes(n_people=15, n_train_templates=30, n_test_templates=10),
+    "smoke": Sizes(n_people=4, n_train_templates=4, n_test_templates=2),
+}
+
+DESIGN = [
+    "Groups as in Berglund et al.: p2d people appear only name-before-description, d2p people only "
+    "description-before-name, 'both' people in both orders (as separate examples). A training document is "
+    "prompt + completion; meta keeps the two parts for trainers that mask the prompt.",
+    "Split `reversal`: a p2d person's description in an unseen description-first template; choices are the "
+    "right name and 3 other people's names drawn at random from all people of the data set (all groups), so "
+    "names that were training targets (d2p, both) are among the distractors, as in the paper.",
+    "Split `d2p`: the same for d2p people (trained direction, new wording); name distractors drawn the same way.",
+    "Split `p2d`: a p2d person's name in an unseen name-first template; choices are the person's description "
+    "and the descriptions of 3 other p2d people in the same template (hence the same grammatical form).",
+    "Subsets are test templates (t00..t09), for error bars over wordings.",
+    "The smaller profiles take a seeded random subset of the people of each group and the first templates.",
+    "Generated source (no --rc-data): fictional first + compound last names (each first and last name used "
+    "once), descriptions 'the <adjective> <role> of <object>' in three grammatical forms (noun phrase, past "
+    "tense, gerund) so any template can hold them; 30 + 10 templates per direction written for this project.",
+    "nonsense_names: every name becomes two capitalised nonsense words (first and last), in all texts and choices.",
+]
+
+
+# --------------------------------------------------------------------------------------- generated source
+
+
+@dataclass(frozen=True)
+class Description:
+    np: str
+    past: str
+    ing: str
+
+
+def fill(template: str, name: str, d: Description) -> tuple[str, str, str]:
+    """(prompt, completion, direction) of a template: the split is before the second slot."""
+    slots = list(SLOT.finditer(template))
+    assert len(slots) == 2 and {s.group(1) == "name" for s in slots} == {True, False}, template
+    cut = slots[1].start()
+    assert template[cut - 1] == " ", f"the second slot must follow a space: {template!r}"
+    values = {"name": name, "np": d.np, "Np": d.np[0].upper() + d.np[1:], "past": d.past, "ing": d.ing}
+    prompt = template[:cut].format(**values).rstrip()
+    completion = " " + template[cut:].format(**values)
+    return prompt, completion, "d2p" if slots[1].group(1) == "name" else "p2d"
+
+
+def _people(n: int, seed: int) -> dict[str, list[tuple[str, Description]]]:
+    total = n * len(GROUPS)
+    lasts = sorted({a + b for a in T.LAST_NAME_PARTS[0] for b in T.LAST_NAME_PARTS[1]})
+    if total > len(T.FIRST_NAMES):
+        raise IcftError(f"reversal_curse: {n} people per group needs {total} first names, the lists hold {len(T.FIRST_NAMES)}",
+                        fix=f"use n_people of at most {len(T.FIRST_NAMES) // len(GROUPS)}")
+    rng = sub_rng(seed, "reversal_curse", "people")
+    names = [f"{first} {last}" for first, last in zip(rng.sample(T.FIRST_NAMES, total), rng.sample(lasts, total))]
+    unused = {kind: list(objs) for kind, objs in T.OBJECTS.items()}
+    roles: list[tuple[str, str, str, str]] = []
+    out: dict[str, list[tuple[str, Description]]] = {g: [] for g in GROUPS}
+    for i, name in enumerate(names):
+        if not roles:  # deal the roles in turn, each round in a new order
+            roles = rng.sample(T.ROLES, len(T.ROLES))
+        head, past, ing, kind = roles.pop()
+        obj = unused[kind].pop(rng.randrange(len(unused[kind])))
+        d = Description(np=f"the {rng.choice(T.ADJECTIVES)} {head} {obj}", past=f"{past} {obj}", ing=f"{ing} {obj}")
+        out[GROUPS[i // n]].append((name, d))
+    return out
+
+
+def generated_source(sizes: Sizes, seed: int) -> Source:
+    """Rows of the generated data set, in the same shape as the original files'."""
+    limits = {"n_train_templates": len(T.P2D_TRAIN), "n_test_templates": len(T.P2D_TEST)}
+    for key, limit in limits.items():
+        if getattr(sizes, key) > limit:
+            raise IcftError(f"reversal_curse: {key}={getattr(sizes, key)}, but there are {limit} such templates",
+                            fix=f"use {key} of at most {limit}")
+    people = _people(sizes.n_people, seed)
+
+    def rows(group: str, templates: tuple[str, ...], k: int) -> list[Row]:
+        out = []
+        for name, d in people[group]:
+            for t, template in enumerate(templates[:k]):
+                prompt, completion, direction = fill(template, name, d)
+                out.append(Row(group, name, direction, t, prompt, completion))
+        return out
+
+    k, kt = sizes.n_train_templates, sizes.n_test_templates
+    train = rows("p2d", T.P2D_TRAIN, k) + rows("d2p", T.D2P_TRAIN, k)
+    train += rows("both", T.P2D_TRAIN, k) + rows("both", T.D2P_TRAIN, k)
+    tests = {
+        "reversal": rows("p2d", T.D2P_TEST, kt),
+        "p2d": rows("p2d", T.P2D_TEST, kt),
+        "d2p": rows("d2p", T.D2P_TEST, kt),
+    }
+    return Source({g: [name for name, _ in people[g]] for g in GROUPS}, train, tests, files={})
+
+
+# --------------------------------------------------------------------------------------- shared steps
+
+
+def subsample(src: Source, sizes: Sizes, seed: int) -> Source:
+    """A seeded subset of people per group, and the first templates of each person."""
+    for g in GROUPS:
+        if sizes.n_people > len(src.people[g]):
+            raise IcftError(f"reversal_curse: n_people={sizes.n_people}, but the source has {len(src.people[g])} {g} people",
+                            fix=f"use n_people of at most {len(src.people[g])}")
+    rng = sub_rng(seed, "reversal_curse", "subsample")
+    keep = {}
+    for g, ps in src.people.items():
+        chosen = set(rng.sample(ps, sizes.n_people))
+        keep[g] = [p for p in ps if p in chosen]  # file order
+    kept = {p for ps in keep.values() for p in ps}
+    train = [r for r in src.train if r.person in kept and r.template < sizes.n_train_templates]
+    tests = {k: [r for r in rows if r.person in kept and r.template < sizes.n_test_templates] for k, rows in src.tests.items()}
+    return Source(keep, train, tests, src.files)
+
+
+def rename(src: Source, seed: int) -> tuple[Source, list[str]]:
+    """Every name -> two capitalised nonsense words; returns the renamed source and the words used."""
+    people = [p for g in GROUPS for p in src.people[g]]
+    texts = [r.prompt + r.completion for rows in (src.train, *src.tests.values()) for r in rows]
+    words = nonsense_words(2 * len(people), sub_seed(seed, "reversal_curse", "nonsense"), exclude=template_words(texts))
+    new = {p: f"{words[2 * i].capitalize()} {words[2 * i + 1].capitalize()}" for i, p in enumerate(people)}
+
+    def r2(r: Row) -> Row:
+        return replace(r, person=new[r.person], prompt=r.prompt.replace(r.person, new[r.person]),
+                       completion=r.completion.replace(r.person, new[r.person]))
+
+    return (Source({g: [new[p] for p in ps] for g, ps in src.people.items()}, [r2(r) for r in src.train],
+                   {k: [r2(r) for r in rows] for k, rows in src.tests.items()}, src.files), words)
+
+
+def assemble(src: Source, seed: int) -> tuple[list[Document], list[Question]]:
+    pid = {p: f"{g}{i:02d}" for g, ps in src.people.items() for i, p in enumerate(ps)}
+    group = {p: g for g, ps in src.people.items() for p in ps}
+    documents = [
+        Document(
+            id=f"rc-{pid[r.person]}-{r.direction}-t{r.template:02d}", text=r.prompt + r.completion,
+            meta={"style": r.group if r.group != "both" else f"both_{r.direction}", "group": r.group,
+                  "direction": r.direction, "person": r.person, "template": r.template,
+                  "prompt": r.prompt, "completion": r.completion},
+        )
+        for r in src.train
+    ]
+    everyone = [p for g in GROUPS for p in src.people[g]]
+    rng = sub_rng(seed, "reversal_curse", "choices")
+    questions: list[Question] = []
+    for split in ("reversal", "p2d", "d2p"):
+        rows = src.tests[split]
+        for r in rows:
+            if split == "p2d":  # descriptions of other people of the group, in the same template
+                pool = [o for o in rows if o.template == r.template and o.person != r.person]
+                others = rng.sample(pool, N_CHOICES - 1)
+                right, wrong = r.completion, [o.completion for o in others]
+                other_people = [o.person for o in others]
+            else:  # names of any other people of the data set
+                other_people = rng.sample([p for p in everyone if p != r.person], N_CHOICES - 1)
+                right, wrong = " " + r.person, [" " + p for p in other_people]
+            choices = [right, *wrong]
+            rng.shuffle(choices)
+            questions.append(Question(
+                id=f"rc-{split}-{pid[r.person]}-t{r.template:02d}", prompt=r.prompt, choices=tuple(choices),
+                answer=choices.index(right), split=split, subset=f"t{r.template:02d}",
+                meta={"person": r.person, "group": group[r.person], "distractors": other_people},
+            ))
+    return documents, questions
+
+
+def generate(sizes: Sizes, seed: int, rc_data: Any = None, nonsense_names: bool = False) -> Generated:
+    if sizes.n_people < N_CHOICES:
+        raise IcftError(f"reversal_curse: n_people={sizes.n_people} leaves too few people for {N_CHOICES} choices",
+                        fix=f"use n_people of {N_CHOICES} or more")
+    if rc_data:
+        src, source = subsample(berglund.read(rc_data), sizes, seed), "berglund2023"
+    else:
+        src, source = generated_source(sizes, seed), "generated"
+    words: list[str] = []
+    if nonsense_names:
+        src, words = rename(src, seed)
+    documents, questions = assemble(src, seed)
+    extra: dict[str, Any] = {"source": source, "names": "nonsense" if nonsense_names else "as in the source"}
+    if src.files:
+        extra["source_files"] = src.files
+    return Generated(documents, questions, DESIGN, nonsense_words=words, extra=extra)
+
+
+def _variant(options: dict[str, Any]) -> str:
+    return ("-berglund" if options.get("rc_data") else "") + ("-nonsense" if options.get("nonsense_names") else "")
+
+
+SPEC = DatasetSpec(
+    name="reversal_curse",
+    version=VERSION,
+    description="Fictional people and one-sentence descriptions (Berglund et al.); test: name from description.",
+    sizes=SIZES,
+    generate=generate,
+    profile_note="full: 30 people per group x 30 templates per direction = 3,600 documents, 300 questions per "
+    "split (the paper). quick: 15 people per group, all templates (1/2: 1,800 documents, 150 questions per split). "
+    "smoke: 4 people per group, 4 train and 2 test templates.",
+    options=("rc_data", "nonsense_names"),
+    variant=_variant,
+)
