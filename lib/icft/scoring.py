@@ -41,6 +41,15 @@ NORMALIZATIONS: tuple[str, ...] = ("sum", "mean", "char")
 class ContextTooLongError(IcftError):
     """The shared context plus a question does not fit the model's window."""
 
+    def __init__(self, what: str, fix: str | None, *, context_tokens: int, longest_row: int, window: int):
+        super().__init__(what, fix)
+        self.context_tokens, self.longest_row, self.window = context_tokens, longest_row, window
+
+    @property
+    def share_that_fits(self) -> float:
+        """The share of the context's tokens that would leave room for the longest question."""
+        return max(0.0, (self.window - self.longest_row) / max(1, self.context_tokens))
+
 
 # ------------------------------------------------------------------------------------ results
 
@@ -144,6 +153,11 @@ def _bos(tokenizer: Any) -> list[int]:
     return [bos] if bos is not None and len(ids) > 0 and ids[0] == bos else []
 
 
+def prefix_tokens(tokenizer: Any, context: str) -> list[int]:
+    """The shared prefix every question of a context is scored after: BOS (if used) + the context."""
+    return _bos(tokenizer) + _encode(tokenizer, context)
+
+
 def encode_continuation(tokenizer: Any, prompt: str, choice: str) -> tuple[list[int], list[int]]:
     """Tokens of `prompt` and of `choice` as it continues the prompt.
 
@@ -169,7 +183,7 @@ def build_requests(tokenizer: Any, questions: Sequence[Question], context: str =
     The context is tokenized on its own, so it should end at a natural boundary (a newline); the ICL
     prompt builders make sure of that.
     """
-    prefix = _bos(tokenizer) + _encode(tokenizer, context)
+    prefix = prefix_tokens(tokenizer, context)
     requests = []
     for qi, q in enumerate(questions):
         for ci, choice in enumerate(q.choices):
@@ -419,6 +433,7 @@ def check_window(model: Any, prefix: Sequence[int], requests: Sequence[Request])
             f"the context is {len(prefix)} tokens and the longest question + choice {longest} more, "
             f"but the model's window is {window} tokens",
             fix=f"use at most {keep:.0%} of the documents (a smaller ICL fraction), or a model with a longer window",
+            context_tokens=len(prefix), longest_row=longest, window=window,
         )
 
 

@@ -18,9 +18,11 @@ from ..errors import IcftError
 from ..paths import results_dir
 from . import process_knowledge, reversal_curse, simple_reversals, simple_syllogisms
 from .base import (
+    CARD_FORMAT,
     PROFILES,
     DatasetSpec,
     Generated,
+    annotate_entities,
     check_records,
     check_seed,
     load_card,
@@ -67,6 +69,7 @@ def generate(name: str, profile: str, seed: int, **options: Any) -> tuple[Genera
     opts, overrides = _split_options(s, options)
     sizes = resolve_sizes(s, profile, overrides)
     gen = s.generate(sizes, seed, **opts)
+    annotate_entities(gen)
     check_records(name, gen)
     return gen, sizes, opts
 
@@ -104,7 +107,7 @@ def ensure(name: str, profile: str, seed: int, out_dir: str | Path | None = None
         s = spec(name)
         opts, overrides = _split_options(s, {k: v for k, v in kwargs.items() if k not in ("tokenizer", "tokenizer_name")})
         wanted = {
-            "name": name, "generator_version": s.version, "profile": profile, "seed": seed,
+            "card_format": CARD_FORMAT, "name": name, "generator_version": s.version, "profile": profile, "seed": seed,
             "sizes": dataclasses.asdict(resolve_sizes(s, profile, overrides)), "options": dict(sorted(opts.items())),
         }
         if all(card.get(k) == v for k, v in wanted.items()) and all((out / f).is_file() for f in card.get("files", {})):

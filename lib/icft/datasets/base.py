@@ -32,7 +32,7 @@ from ..words import word_stats
 PROFILES = ("smoke", "quick", "full")
 MAX_SEED = 2**32 - 1
 MAX_SIZE = 100_000  # no size field of any data set comes near this; larger is a typo
-CARD_FORMAT = 1
+CARD_FORMAT = 2  # 2: documents and questions carry meta['entities']
 
 
 @dataclass
@@ -44,6 +44,9 @@ class Generated:
     design: list[str]  # the design notes: what the paper leaves open and what we chose
     nonsense_words: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # more card fields ("source", ...)
+    # The names of what the data set is about (people, nonsense nouns); default: the nonsense words.
+    # `annotate_entities` lists in each record's meta which of them it mentions.
+    entities: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,27 @@ def check_records(name: str, gen: Generated) -> None:
         assert all(c.startswith(" ") and c.strip() for c in q.choices), f"{q.id}: a choice does not start with a space"
         assert len(set(q.choices)) == len(q.choices), f"{q.id}: repeated choices"
         assert not any(c.strip() in q.prompt for c in q.choices), f"{q.id}: a choice is shown in the prompt"
+
+
+def annotate_entities(gen: Generated) -> None:
+    """Set meta["entities"] on every document and question: the entity names its text mentions.
+
+    A question's text is its prompt and all of its choices, so the list says nothing about which
+    choice is right. ICL's `relevant_only` option selects documents by these lists. A name matches
+    as a whole word, with an optional plural ending ("grud" in "gruds").
+    """
+    vocabulary = sorted(set(gen.entities or gen.nonsense_words), key=lambda w: (-len(w), w))
+    if not vocabulary:
+        return
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in vocabulary) + r")(?:e?s)?\b")
+
+    def found(text: str) -> list[str]:
+        return sorted(set(pattern.findall(text)))
+
+    gen.documents[:] = [dataclasses.replace(d, meta={**d.meta, "entities": found(d.text)}) for d in gen.documents]
+    gen.questions[:] = [
+        dataclasses.replace(q, meta={**q.meta, "entities": found(q.prompt + " " + " ".join(q.choices))}) for q in gen.questions
+    ]
 
 
 # --------------------------------------------------------------------------------------- the card

@@ -221,7 +221,8 @@ def generate(sizes: Sizes, seed: int, rc_data: Any = None, nonsense_names: bool 
     extra: dict[str, Any] = {"source": source, "names": "nonsense" if nonsense_names else "as in the source"}
     if src.files:
         extra["source_files"] = src.files
-    return Generated(documents, questions, DESIGN, nonsense_words=words, extra=extra)
+    people = [p for g in GROUPS for p in src.people[g]]
+    return Generated(documents, questions, DESIGN, nonsense_words=words, extra=extra, entities=people)
 
 
 def _variant(options: dict[str, Any]) -> str:

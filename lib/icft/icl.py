@@ -1,0 +1,143 @@
+"""In-context learning: the training documents in the context window, then the question.
+
+The paper concatenates the training documents (for the largest data sets a random 1/8 of them) and
+prompts the model to use them to answer. Here the documents and the instruction form one context
+that every question shares, so the scorer runs it once and reuses its key/value cache.
+
+For an instruction-tuned model with a chat template, the documents and the instruction are the user
+turn and the question's prompt opens the assistant's answer ("blick are" + " less heavy than glon.");
+for a base model the same text is plain. A context longer than the model's window is an error that
+says which fraction of the documents fits, never a silent truncation.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+from .errors import IcftError
+from .records import Document, Question
+from .scoring import ContextTooLongError, Normalization, ScoreResult, prefix_tokens, score
+
+INSTRUCTION = "Below are some documents. Read them carefully, then use the facts they state to complete the statement that follows."
+CLOSING = "Using only the documents above, complete the statement."
+
+
+@dataclass(frozen=True)
+class ICLOptions:
+    """How the context is built. Every choice is a parameter; the defaults are the paper's."""
+
+    fraction: float = 1.0  # share of the training documents in context (the paper: 1/8 for the largest sets)
+    seed: int = 0  # which documents when fraction < 1, and their order
+    relevant_only: bool = False  # only the documents that mention the question's entities
+    chat: bool | None = None  # None: use the tokenizer's chat template when it has one
+    instruction: str = INSTRUCTION
+    closing: str = CLOSING
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.fraction <= 1.0:
+            raise IcftError(f"ICL fraction {self.fraction!r} is outside (0, 1]", fix="give the share of documents to put in context, e.g. 0.125")
+        if self.seed < 0:
+            raise IcftError(f"ICL seed {self.seed!r} is negative", fix="use a non-negative integer")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def select_documents(documents: Sequence[Document], fraction: float, seed: int) -> list[Document]:
+    """A seeded random `fraction` of the documents (at least one), in a seeded random order."""
+    if not documents:
+        raise IcftError("ICL needs training documents and got none", fix="check the data set folder (train.jsonl)")
+    rng = random.Random(seed)
+    n = max(1, round(fraction * len(documents)))
+    return rng.sample(list(documents), n)  # sample() both subsamples and shuffles
+
+
+def relevant_documents(documents: Sequence[Document], question: Question) -> list[Document]:
+    """The documents that mention one of the entities the question mentions.
+
+    Uses the `entities` lists the data-set builder puts in every record's meta; a question's list
+    covers its prompt and all of its choices, so the selection says nothing about which is right.
+    """
+    if "entities" not in question.meta or any("entities" not in d.meta for d in documents):
+        raise IcftError(
+            "relevant_only needs records annotated with meta['entities']",
+            fix="rebuild the data set with `icft data build` (data sets built by icft carry the annotation)",
+        )
+    wanted = set(question.meta["entities"])
+    return [d for d in documents if wanted.intersection(d.meta["entities"])]
+
+
+def uses_chat(tokenizer: Any, chat: bool | None) -> bool:
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if chat and not has_template:
+        raise IcftError("chat formatting was asked for but this tokenizer has no chat template", fix="use chat=None or False for a base model")
+    return has_template if chat is None else chat
+
+
+def build_context(tokenizer: Any, documents: Sequence[Document], options: ICLOptions = ICLOptions()) -> str:
+    """The text before each question's prompt: instruction, documents, closing line.
+
+    Ends with a newline, so that it tokenizes the same alone as joined to the question.
+    """
+    body = options.instruction + "\n\n" + "\n\n".join(d.text.strip() for d in documents) + "\n\n" + options.closing
+    if not uses_chat(tokenizer, options.chat):
+        return body + "\n\n"
+    text = tokenizer.apply_chat_template([{"role": "user", "content": body}], tokenize=False, add_generation_prompt=True)
+    bos = getattr(tokenizer, "bos_token", None)
+    if bos and text.startswith(bos) and tokenizer("a")["input_ids"][:1] == [tokenizer.bos_token_id]:
+        text = text[len(bos):]  # the scorer adds BOS itself
+    return text
+
+
+def contexts(tokenizer: Any, documents: Sequence[Document], questions: Sequence[Question], options: ICLOptions = ICLOptions()) -> str | list[str]:
+    """One shared context, or with `relevant_only` one context per question."""
+    chosen = select_documents(documents, options.fraction, options.seed)
+    if not options.relevant_only:
+        return build_context(tokenizer, chosen, options)
+    return [build_context(tokenizer, relevant_documents(chosen, q), options) for q in questions]
+
+
+def evaluate(
+    model: Any,
+    tokenizer: Any,
+    documents: Sequence[Document],
+    questions: Sequence[Question],
+    options: ICLOptions = ICLOptions(),
+    *,
+    normalization: Normalization = "sum",
+    progress: bool = True,
+    **score_kwargs: Any,
+) -> ScoreResult:
+    """Score `questions` with the training `documents` in context."""
+    ctx = contexts(tokenizer, documents, questions, options)
+    try:
+        return score(model, tokenizer, questions, ctx, normalization=normalization, progress=progress, **score_kwargs)
+    except ContextTooLongError as e:
+        if options.relevant_only:
+            raise
+        fits = fraction_that_fits(tokenizer, documents, options, e.window - e.longest_row)
+        raise ContextTooLongError(
+            f"ICL with a fraction {options.fraction:g} of {len(documents)} documents does not fit: {e.what}",
+            fix=f"set the ICL fraction to at most {fits:.4g} ({round(fits * len(documents))} documents), or use relevant_only"
+            if fits else "no document fits beside the longest question: use relevant_only or a model with a longer window",
+            context_tokens=e.context_tokens, longest_row=e.longest_row, window=e.window,
+        ) from None
+
+
+def fraction_that_fits(tokenizer: Any, documents: Sequence[Document], options: ICLOptions, budget: int) -> float:
+    """The largest fraction n/len(documents) whose context (BOS included) is at most `budget` tokens.
+
+    A binary search over the number of documents, with the same seeded selection `evaluate` makes;
+    0.0 if not even one document fits.
+    """
+    def size(n: int) -> int:
+        chosen = select_documents(documents, n / len(documents), options.seed)
+        return len(prefix_tokens(tokenizer, build_context(tokenizer, chosen, options)))
+
+    lo, hi = 0, round(options.fraction * len(documents))
+    while lo < hi:  # invariant: lo documents fit (or lo == 0)
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if size(mid) <= budget else (lo, mid - 1)
+    return lo / len(documents)

@@ -1,0 +1,96 @@
+"""In-context learning: which documents go in the context, how it is formatted, and its limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from icft import datasets, icl
+from icft.errors import IcftError
+from icft.scoring import ContextTooLongError, score
+
+
+@pytest.fixture(scope="module")
+def reversals():
+    gen, _, _ = datasets.generate("simple_reversals", "smoke", 0)
+    return gen.documents, gen.questions
+
+
+def test_fraction_subsamples_and_orders_by_seed(reversals):
+    docs, _ = reversals
+    a = icl.select_documents(docs, 0.5, seed=1)
+    assert len(a) == round(0.5 * len(docs)) and len({d.id for d in a}) == len(a)
+    assert [d.id for d in a] == [d.id for d in icl.select_documents(docs, 0.5, seed=1)]
+    assert [d.id for d in a] != [d.id for d in icl.select_documents(docs, 0.5, seed=2)]
+    assert sorted(d.id for d in icl.select_documents(docs, 1.0, seed=3)) == sorted(d.id for d in docs)
+
+
+def test_relevant_documents_are_those_of_the_question_entities(reversals):
+    docs, questions = reversals
+    for q in questions:
+        chosen = icl.relevant_documents(docs, q)
+        assert {d.meta["fact"] for d in chosen} == {q.meta["fact"]}
+        assert len(chosen) == sum(d.meta["fact"] == q.meta["fact"] for d in docs)
+
+
+def test_relevant_documents_of_the_reversal_curse_include_every_choice():
+    gen, _, _ = datasets.generate("reversal_curse", "smoke", 0)
+    for q in [q for q in gen.questions if q.split == "reversal"][:5]:
+        people = {d.meta["person"] for d in icl.relevant_documents(gen.documents, q)}
+        assert people == {q.meta["person"], *q.meta["distractors"]}  # never only the right one
+
+
+def test_relevant_only_needs_annotated_records(reversals):
+    docs, questions = reversals
+    bare = [type(d)(d.id, d.text) for d in docs]
+    with pytest.raises(IcftError, match="entities"):
+        icl.relevant_documents(bare, questions[0])
+
+
+def test_plain_context_for_a_base_model(tiny_gemma, reversals):
+    _, tok = tiny_gemma
+    docs, _ = reversals
+    ctx = icl.build_context(tok, docs[:3])
+    assert ctx.startswith(icl.INSTRUCTION) and ctx.endswith(icl.CLOSING + "\n\n")
+    assert all(d.text in ctx for d in docs[:3])
+    with pytest.raises(IcftError, match="no chat template"):
+        icl.build_context(tok, docs[:3], icl.ICLOptions(chat=True))
+
+
+def test_chat_context_for_an_instruct_model(tiny_smollm2, reversals):
+    _, tok = tiny_smollm2
+    docs, _ = reversals
+    ctx = icl.build_context(tok, docs[:3])
+    assert ctx.rstrip().endswith("<|im_start|>assistant") and ctx.endswith("\n")
+    assert ctx.index(docs[0].text) < ctx.index("<|im_start|>assistant")
+    assert icl.build_context(tok, docs[:3], icl.ICLOptions(chat=False)).startswith(icl.INSTRUCTION)
+
+
+def test_evaluate_is_scoring_with_the_documents_in_context(tiny_gemma, reversals):
+    model, tok = tiny_gemma
+    docs, questions = reversals
+    opts = icl.ICLOptions(fraction=0.5, seed=4)
+    res = icl.evaluate(model, tok, docs, questions, opts, progress=False)
+    ref = score(model, tok, questions, icl.build_context(tok, icl.select_documents(docs, 0.5, 4)), progress=False)
+    for a, b in zip(res.questions, ref.questions):
+        assert a.logprob == pytest.approx(b.logprob, abs=1e-4)
+    per_q = icl.evaluate(model, tok, docs, questions, icl.ICLOptions(relevant_only=True), progress=False)
+    assert len(per_q.questions) == len(questions)
+    assert per_q.stats.prefix_tokens < len(questions) * res.stats.prefix_tokens
+
+
+def test_too_long_context_says_which_fraction_fits(tiny_smollm2, reversals, monkeypatch):
+    model, tok = tiny_smollm2
+    docs, questions = reversals
+    monkeypatch.setattr(model.config, "max_position_embeddings", 200)
+    with pytest.raises(ContextTooLongError, match="fraction") as e:
+        icl.evaluate(model, tok, docs, questions, progress=False)
+    fits = float(e.value.fix.split("at most ")[1].split()[0])
+    assert 0 < fits < 1
+    # the advertised fraction does fit (its documents are a subset of the ones that did not)
+    icl.evaluate(model, tok, docs, questions, icl.ICLOptions(fraction=fits), progress=False)
+
+
+@pytest.mark.parametrize("kwargs", [{"fraction": 0}, {"fraction": 1.5}, {"seed": -1}])
+def test_bad_options_are_refused(kwargs):
+    with pytest.raises(IcftError):
+        icl.ICLOptions(**kwargs)
