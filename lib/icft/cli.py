@@ -6,6 +6,8 @@
     icft data list                       the data sets, their options and sizes per profile
     icft data build NAME [--profile P --seed N --out DIR]   write train.jsonl, test.jsonl, card.json
     icft data show NAME [--profile P --seed N -n 3]         print example documents and questions
+    icft run DATASET --method M [--profile P --model M --seed N --set finetune.steps=100 ...]
+                                         run one condition, write its record under results/runs/
 
 Errors the user can fix print one message and exit with code 2.
 """
@@ -142,6 +144,42 @@ def _data_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_settings(items: list[str]) -> dict[str, dict[str, Any]]:
+    """--set GROUP.KEY=VALUE (GROUP: data, icl, finetune); VALUE is read as JSON when it parses."""
+    import json
+
+    groups: dict[str, dict[str, Any]] = {"data": {}, "icl": {}, "finetune": {}}
+    for item in items:
+        key, sep, value = item.partition("=")
+        group, dot, name = key.strip().partition(".")
+        if not sep or not dot or group not in groups or not name:
+            raise IcftError(f"--set {item!r} is not GROUP.KEY=VALUE with GROUP one of data, icl, finetune",
+                            fix="write it like --set finetune.steps=300 or --set icl.fraction=0.125")
+        try:
+            groups[group][name] = json.loads(value)
+        except ValueError:
+            groups[group][name] = value
+    return groups
+
+
+def _run(args: argparse.Namespace) -> int:
+    from . import experiment
+
+    settings = _parse_settings(args.set)
+    condition = experiment.Condition(
+        dataset=args.dataset, method=args.method, profile=args.profile, model=args.model, seed=args.seed,
+        data_options=settings["data"], icl=settings["icl"], finetune=settings["finetune"], device=args.device,
+    )
+    from . import datasets
+
+    datasets.spec(args.dataset)  # an unknown data set fails here, before a model is loaded
+    record = experiment.run(condition, force=args.force, progress=not args.quiet)
+    print(f"{condition.path()}")
+    for split, row in record["accuracy"].items():
+        print(f"  {split:20s} {row['accuracy']:6.1%} +- {row['se']:.1%}  (n={row['n']}, chance {row['chance']:.0%})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="icft", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -175,6 +213,19 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("-n", type=int, default=3, help="examples per style and per split (default 3)")
         p.set_defaults(func=func)
+
+    r = sub.add_parser("run", help="run one condition and write its record")
+    r.add_argument("dataset", help="a data set (see `icft data list`)")
+    r.add_argument("--method", default="pretrained", help="pretrained, icl or finetune")
+    r.add_argument("--profile", default="quick")
+    r.add_argument("--model", default="gemma-3-270m")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--device", default="auto")
+    r.add_argument("--set", action="append", default=[], metavar="GROUP.KEY=VALUE",
+                   help="an option of the data set (data.nonsense_names=true), ICL (icl.fraction=0.125) or fine-tuning (finetune.steps=300)")
+    r.add_argument("--force", action="store_true", help="rerun even if the record exists")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.set_defaults(func=_run)
     return parser
 
 

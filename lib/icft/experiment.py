@@ -1,0 +1,263 @@
+"""The experiment runner: one condition -> one results record.
+
+A condition is (data set, profile, model, method, options, seed). `run(condition)` builds the data
+(or reuses it), trains or builds the context as the method says, scores every test question, and
+writes one JSON record under `results/runs/`, named by a hash of the condition. A record already on
+disk is returned as it is, so a rerun skips finished conditions and an interrupted sweep resumes
+where it stopped. Records are written atomically: a killed run leaves no partial record.
+
+Every figure of the paper is a set of such records. Any scheduler can spread conditions over
+machines: `icft run` takes one from the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import subprocess
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+from .errors import IcftError
+from .io import atomic_write_json
+from .paths import repo_root, results_dir
+from .records import Question
+from .scoring import ScoreResult, ScoringStats
+
+RECORD_FORMAT = 1
+METHODS = ("pretrained", "icl", "finetune")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Everything that decides a result. Options are plain dicts so records stay JSON."""
+
+    dataset: str
+    method: str = "pretrained"
+    profile: str = "quick"
+    model: str = "gemma-3-270m"
+    seed: int = 0  # the data set, the ICL document order and the fine-tuning run all take it
+    data_options: dict[str, Any] = field(default_factory=dict)  # e.g. nonsense_names, rc_data
+    icl: dict[str, Any] = field(default_factory=dict)  # ICLOptions fields; fraction may be "auto"
+    finetune: dict[str, Any] = field(default_factory=dict)  # FinetuneConfig fields
+    device: str = "auto"  # not part of the key: the same condition on another device is the same experiment
+    normalization: str = "sum"
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise IcftError(f"unknown method {self.method!r}", fix=f"use one of {', '.join(METHODS)}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise IcftError(f"seed {self.seed!r} is not a non-negative integer", fix="use e.g. --seed 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.pop("device")
+        return d
+
+    @property
+    def key(self) -> str:
+        """A hash of what decides the result (not where it runs)."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}-{self.method}-{self.model}-{self.profile}-s{self.seed}-{self.key[:8]}"
+
+    def path(self, root: Path | None = None) -> Path:
+        return (root or results_dir()) / "runs" / self.dataset / f"{self.name}.json"
+
+
+# ------------------------------------------------------------------------------------------ stats
+
+
+def accuracy_table(result: ScoreResult) -> dict[str, Any]:
+    """Per split: accuracy, its binomial standard error, n, chance; and per split x subset.
+
+    `se_subsets` is the paper's error bar for the semantic-structure figure: the standard error of
+    the mean over the split's subsets (task types).
+    """
+    marks: dict[str, list[bool]] = defaultdict(list)
+    chance: dict[str, list[float]] = defaultdict(list)
+    by_subset: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for sq in result.questions:
+        ok = bool(sq.correct(result.normalization))
+        q = sq.question
+        marks[q.split].append(ok)
+        chance[q.split].append(q.chance)
+        by_subset[q.split][q.subset].append(ok)
+    table: dict[str, Any] = {}
+    for split, m in sorted(marks.items()):
+        p = sum(m) / len(m)
+        subs = {s: sum(v) / len(v) for s, v in sorted(by_subset[split].items())}
+        sub_vals = list(subs.values())
+        se_sub = None
+        if len(sub_vals) > 1:
+            mean = sum(sub_vals) / len(sub_vals)
+            se_sub = math.sqrt(sum((v - mean) ** 2 for v in sub_vals) / (len(sub_vals) - 1) / len(sub_vals))
+        table[split] = {
+            "accuracy": p,
+            "se": math.sqrt(p * (1 - p) / len(m)),
+            "n": len(m),
+            "chance": sum(chance[split]) / len(chance[split]),
+            "subsets": {s: {"accuracy": a, "n": len(by_subset[split][s])} for s, a in subs.items()},
+            "se_subsets": se_sub,
+        }
+    return table
+
+
+def scoring_flops(model: Any, stats: ScoringStats) -> float:
+    """Forward FLOPs of an evaluation: 2 x (parameters of the transformer body) per token run, plus
+    2 x hidden x vocab per position where the output layer ran. Attention scores are left out."""
+    emb, head = model.get_input_embeddings().weight, model.get_output_embeddings().weight
+    body = sum(p.numel() for p in model.parameters() if p is not emb and p is not head)
+    return 2.0 * body * stats.forward_tokens + 2.0 * head.numel() * stats.scored_tokens
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def software() -> dict[str, Any]:
+    import torch
+    import transformers
+
+    return {"icft": __version__, "git_commit": _git_commit(), "torch": torch.__version__, "transformers": transformers.__version__}
+
+
+# ------------------------------------------------------------------------------------------ records
+
+
+def load_record(path: Path, condition: Condition | None = None) -> dict[str, Any]:
+    """Read a record and check it is one of ours, of this format, for this condition."""
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise IcftError(f"{path} is not a readable results record ({e})", fix=f"delete it and rerun: rm {path}") from None
+    if not isinstance(rec, dict) or rec.get("format") != RECORD_FORMAT:
+        raise IcftError(
+            f"{path} is a results record of another format ({rec.get('format') if isinstance(rec, dict) else '?'}, expected {RECORD_FORMAT})",
+            fix=f"delete it (or all of results/runs/) and rerun: rm {path}",
+        )
+    if condition is not None and rec.get("key") != condition.key:
+        raise IcftError(f"{path} holds another condition (key {rec.get('key')}, expected {condition.key})", fix=f"delete it and rerun: rm {path}")
+    return rec
+
+
+def _relative(path: Path, root: Path | None) -> str:
+    """A path inside the results folder, written relative to it so records do not depend on where the checkout is."""
+    base = (root or results_dir()).resolve()
+    try:
+        return str(Path(path).resolve().relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def _questions_by_split(questions: Sequence[Question]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for q in questions:
+        out[q.split] += 1
+    return dict(sorted(out.items()))
+
+
+def run(condition: Condition, *, root: Path | None = None, force: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Run one condition, or return its record if it is already on disk."""
+    path = condition.path(root)
+    if path.exists() and not force:
+        return load_record(path, condition)
+
+    from . import datasets, icl, models, scoring
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    data_root = (root or results_dir()) / "data"
+    out = datasets.default_out_dir(condition.dataset, condition.profile, condition.seed, data_root, **condition.data_options)
+    folder = datasets.ensure(condition.dataset, condition.profile, condition.seed, out, **condition.data_options)
+    documents, questions = datasets.load_documents(folder), datasets.load_questions(folder)
+    timings["data"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    model, tokenizer = models.load_model(condition.model, device=condition.device)
+    timings["load_model"] = time.perf_counter() - t
+
+    record: dict[str, Any] = {
+        "format": RECORD_FORMAT,
+        "key": condition.key,
+        "condition": condition.to_dict(),
+        "data": {"folder": _relative(folder, root), "documents": len(documents), "questions": _questions_by_split(questions)},
+    }
+    compute: dict[str, float] = {"train_flops": 0.0, "augment_flops": 0.0, "eval_flops": 0.0}
+
+    context: str | list[str] = ""
+    if condition.method == "icl":
+        opts = _icl_options(condition, model, tokenizer, documents, questions)
+        record["icl"] = opts.to_dict()
+        context = icl.contexts(tokenizer, documents, questions, opts)
+    elif condition.method == "finetune":
+        from . import finetune as ft
+
+        config = ft.FinetuneConfig(**{"seed": condition.seed, **condition.finetune})
+        t = time.perf_counter()
+        model, log = ft.finetune(model, tokenizer, documents, config, progress=progress)
+        timings["train"] = time.perf_counter() - t
+        record["training"] = _train_summary(log)
+        compute["train_flops"] = float(ft.flops_estimate(model, log.tokens))
+        adapter = (root or results_dir()) / "adapters" / condition.name
+        ft.save_adapter(model, adapter)
+        record["adapter"] = _relative(adapter, root)
+
+    t = time.perf_counter()
+    result = scoring.score(model, tokenizer, questions, context, normalization=condition.normalization, progress=progress)
+    timings["eval"] = time.perf_counter() - t
+    compute["eval_flops"] = scoring_flops(model, result.stats)
+
+    record["accuracy"] = accuracy_table(result)
+    record["scoring"] = {k: v for k, v in dataclasses.asdict(result.stats).items() if k != "seconds"}
+    record["compute"] = compute
+    record["questions"] = result.to_records()
+    record["software"] = software()
+    # Kept apart so that everything else is byte-identical across reruns of the same condition.
+    record["timings"] = {k: round(v, 3) for k, v in timings.items()} | {"device": str(next(model.parameters()).device)}
+    atomic_write_json(path, record)
+    return record
+
+
+def _icl_options(condition: Condition, model: Any, tokenizer: Any, documents: Sequence[Any], questions: Sequence[Question]) -> Any:
+    """ICLOptions of the condition; fraction "auto" is the largest of 1, 1/2, 1/4, ... that fits the window."""
+    from . import icl
+    from .scoring import build_requests, model_window
+
+    fields = {"seed": condition.seed, **condition.icl}
+    if fields.get("fraction", "auto") != "auto":
+        return icl.ICLOptions(**fields)
+    fields.pop("fraction", None)
+    window = model_window(model)
+    _, requests = build_requests(tokenizer, questions, "")
+    budget = (window or 1 << 62) - max(len(r.tokens) for r in requests) - 1  # -1: the last prefix token starts every row
+    fraction = 1.0
+    while fraction > 1 / 1024:
+        opts = icl.ICLOptions(fraction=fraction, **fields)
+        if opts.relevant_only or window is None:
+            return opts
+        ctx = icl.build_context(tokenizer, icl.select_documents(documents, fraction, opts.seed), opts)
+        if len(tokenizer(ctx, add_special_tokens=False)["input_ids"]) + 1 <= budget:
+            return opts
+        fraction /= 2
+    raise IcftError(f"not even 1/1024 of the {condition.dataset} documents fits the window of {condition.model}", fix="use relevant_only, or a model with a longer window")
+
+
+def _train_summary(log: Any) -> dict[str, Any]:
+    d = dataclasses.asdict(log) if dataclasses.is_dataclass(log) else dict(log)
+    for k in ("seconds", "tokens_per_s", "tokens_per_second"):
+        d.pop(k, None)  # timings go to record["timings"]
+    return d

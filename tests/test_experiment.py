@@ -1,0 +1,91 @@
+"""The runner: conditions -> records, written atomically, reused on rerun, checked when read."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from icft import experiment
+from icft.errors import IcftError
+from icft.experiment import Condition
+
+
+def _cond(**kw) -> Condition:
+    return Condition(**{"dataset": "simple_reversals", "profile": "smoke", "model": "tiny-gemma-3", "device": "cpu", **kw})
+
+
+def test_condition_key_depends_on_what_decides_the_result():
+    base = _cond()
+    assert base.key == _cond().key
+    assert base.key == _cond(device="cuda").key  # where it runs is not part of the experiment
+    for other in (_cond(seed=1), _cond(method="icl"), _cond(icl={"fraction": 0.5}), _cond(model="tiny-smollm2")):
+        assert other.key != base.key
+    assert _cond(finetune={"steps": 10, "lr": 1e-3}).key == _cond(finetune={"lr": 1e-3, "steps": 10}).key
+
+
+@pytest.mark.parametrize("kw", [{"method": "dreaming"}, {"seed": -1}, {"seed": "0"}])
+def test_bad_conditions_are_refused(kw):
+    with pytest.raises(IcftError):
+        _cond(**kw)
+
+
+def test_run_writes_a_record_and_reuses_it(tmp_path):
+    cond = _cond(method="icl")
+    rec = experiment.run(cond, root=tmp_path, progress=False)
+    path = cond.path(tmp_path)
+    assert path.is_file() and rec["key"] == cond.key
+    assert set(rec["accuracy"]) == {"forward", "reversal"}
+    for row in rec["accuracy"].values():
+        assert 0 <= row["accuracy"] <= 1 and row["n"] == 6 and row["chance"] == 0.5
+    assert len(rec["questions"]) == 12 and rec["compute"]["eval_flops"] > 0
+    assert not rec["data"]["folder"].startswith("/")  # relative to the results folder
+    mtime = path.stat().st_mtime_ns
+    again = experiment.run(cond, root=tmp_path, progress=False)
+    assert again == json.loads(path.read_text()) and path.stat().st_mtime_ns == mtime  # reused, not recomputed
+
+
+def test_same_condition_gives_the_same_record_apart_from_timings(tmp_path):
+    cond = _cond()
+    a = experiment.run(cond, root=tmp_path / "a", progress=False)
+    b = experiment.run(cond, root=tmp_path / "b", progress=False)
+    a.pop("timings"), b.pop("timings")
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_foreign_or_corrupt_records_are_reported(tmp_path):
+    cond = _cond()
+    path = cond.path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text("{half a rec")
+    with pytest.raises(IcftError, match="not a readable"):
+        experiment.run(cond, root=tmp_path, progress=False)
+    path.write_text(json.dumps({"format": 999}))
+    with pytest.raises(IcftError, match="another format"):
+        experiment.run(cond, root=tmp_path, progress=False)
+    path.write_text(json.dumps({"format": experiment.RECORD_FORMAT, "key": "0" * 16}))
+    with pytest.raises(IcftError, match="another condition"):
+        experiment.run(cond, root=tmp_path, progress=False)
+
+
+def test_accuracy_table_standard_errors():
+    from icft.records import Question
+    from icft.scoring import ScoredQuestion, ScoreResult
+
+    qs = [Question(f"q{i}", "p", [" a", " b"], answer=0, split="s", subset="x" if i < 4 else "y") for i in range(8)]
+    right = [ScoredQuestion(q, [-1.0, -2.0] if i in (0, 1, 2, 4) else [-2.0, -1.0], [1, 1]) for i, q in enumerate(qs)]
+    row = experiment.accuracy_table(ScoreResult(right))["s"]
+    assert row["accuracy"] == 0.5 and row["n"] == 8
+    assert row["se"] == pytest.approx((0.5 * 0.5 / 8) ** 0.5)
+    assert row["subsets"] == {"x": {"accuracy": 0.75, "n": 4}, "y": {"accuracy": 0.25, "n": 4}}
+    assert row["se_subsets"] == pytest.approx(0.25)  # sd 0.3536 over 2 subsets / sqrt(2)
+
+
+def test_cli_run_reports_bad_input_with_exit_code_2(tmp_path, monkeypatch, capsys):
+    from icft.cli import main
+
+    monkeypatch.setenv("ICFT_RESULTS", str(tmp_path))
+    assert main(["run", "no_such_data", "--quiet"]) == 2
+    assert "unknown data set" in capsys.readouterr().err
+    assert main(["run", "simple_reversals", "--set", "steps=3"]) == 2
+    assert "GROUP.KEY=VALUE" in capsys.readouterr().err
