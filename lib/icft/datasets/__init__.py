@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import IcftError
 from ..paths import results_dir
-from . import process_knowledge, reversal_curse, simple_reversals, simple_syllogisms
+from . import process_knowledge, reversal_curse, semantic_structure, simple_reversals, simple_syllogisms
 from .base import (
     CARD_FORMAT,
     PROFILES,
@@ -35,7 +35,7 @@ from .base import (
 )
 
 REGISTRY: dict[str, DatasetSpec] = {
-    m.SPEC.name: m.SPEC for m in (simple_reversals, simple_syllogisms, reversal_curse, process_knowledge)
+    m.SPEC.name: m.SPEC for m in (simple_reversals, simple_syllogisms, reversal_curse, semantic_structure, process_knowledge)
 }
 
 __all__ = [

@@ -54,13 +54,14 @@ def document_examples(folder: str | Path, n: int = 2) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def question_examples(folder: str | Path, n: int = 2) -> pd.DataFrame:
-    """The first `n` questions of each split: prompt, the answer and the other choices."""
-    seen: dict[str, int] = {}
+def question_examples(folder: str | Path, n: int = 2, by_subset: bool = False) -> pd.DataFrame:
+    """The first `n` questions of each split (or of each split x subset): prompt, answer, other choices."""
+    seen: dict[tuple[str, str], int] = {}
     rows = []
     for q in load_questions(folder):
-        if seen.get(q.split, 0) < n:
-            seen[q.split] = seen.get(q.split, 0) + 1
+        group = (q.split, q.subset if by_subset else "")
+        if seen.get(group, 0) < n:
+            seen[group] = seen.get(group, 0) + 1
             rows.append({
                 "split": q.split, "subset": q.subset, "prompt": q.prompt, "answer": q.choices[q.answer],
                 "other choices": " | ".join(c for i, c in enumerate(q.choices) if i != q.answer),
