@@ -1,0 +1,638 @@
+"""Fine-tuning: one plain training loop, every knob in `FinetuneConfig`.
+
+The paper's FT condition trains on the documents (batch 8 or 16, learning rate 3e-4, 200-1000 steps),
+with or without sentence splitting. This module does that, in the spirit of nanoGPT's train.py:
+
+    model, log = finetune(model, tokenizer, documents, FinetuneConfig(steps=200))
+
+What happens, in order:
+
+1. Examples. `make_examples` turns documents into (prompt, completion) examples: one per document
+   (`split="none"`), one per sentence (`independent`), or one per sentence with the preceding
+   sentences of its document as an unscored prompt (`cumulative`).
+2. Tokens. BOS (if the tokenizer uses one) + prompt + completion + EOS. The loss is on the completion
+   and the EOS (so the model learns where a document ends), on the prompt too when `loss_on="all"`
+   (except for cumulative examples, whose prompt is context), never on BOS.
+3. Batches. Length-grouped: shuffled, then sorted by length within chunks of 50 batches, then the
+   batch order shuffled, so padding stays small without ordering the data by length.
+4. The loss. The decoder runs on the (right-padded) batch; the output layer (Gemma's is 262k words
+   wide, ~60% of its compute per token) runs only at positions whose next token gets loss;
+   cross-entropy in float32, summed, divided by the number of loss tokens of the global batch.
+5. The step. AdamW, linear warmup then cosine (or constant), gradient clipping. LoRA (peft) by
+   default, full fine-tuning as an option.
+
+Data parallel: the loop is built on `accelerate.Accelerator`, so `torchrun --nproc_per_node N` (CPU
+or GPU) or `accelerate launch --multi_gpu` runs it on several processes unchanged. (`accelerate
+launch --cpu --num_processes N` starts one process: accelerate runs several CPU processes only through
+mpirun.) Each optimizer step takes one global batch of `batch_size` examples; process p takes
+examples p, p+W, p+2W... of it. The loss is normalised by the global number of loss tokens, so W
+processes take the same steps as one (up to float rounding).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .errors import IcftError
+from .records import Document
+from .scoring import _bos, _encode, encode_continuation
+
+METHODS = ("lora", "full")
+SCHEDULES = ("cosine", "constant")
+SPLITS = ("none", "independent", "cumulative")
+LOSS_ON = ("all", "completion")
+CHUNK_BATCHES = 50  # length grouping sorts within chunks of this many batches
+
+
+# ------------------------------------------------------------------------------------ the config
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Every knob of a fine-tuning run. Checked on construction (bad values raise IcftError)."""
+
+    method: str = "lora"  # "lora" (peft adapters on every linear layer) or "full" (all weights)
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_targets: str | tuple[str, ...] = "all-linear"  # peft's target_modules; never the output layer
+    lr: float = 3e-4  # the paper's learning rate
+    steps: int = 200  # optimizer steps (the paper: 200-1000)
+    epochs: float | None = None  # if set, overrides steps: steps = ceil(epochs * n_examples / batch_size)
+    batch_size: int = 8  # examples per optimizer step, global (summed over processes)
+    schedule: str = "cosine"  # "cosine": linear warmup, then cosine to 0; "constant": warmup, then flat
+    warmup_steps: int = 10
+    weight_decay: float = 0.0  # AdamW decoupled decay, on matrices only (not norms or biases)
+    max_grad_norm: float = 1.0  # gradient clipping; 0 turns it off
+    split: str = "none"  # sentence splitting: "none", "independent", "cumulative"
+    loss_on: str = "all"  # "all" tokens of an example, or "completion" only (prompt/completion documents)
+    max_length: int = 1024  # a longer example is an error naming it: never silently truncated
+    seed: int = 0  # data order, adapter initialisation, dropout
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lora_targets, list):
+            object.__setattr__(self, "lora_targets", tuple(self.lora_targets))
+        self.check()
+
+    def check(self) -> None:
+        def bad(what: str, fix: str) -> None:
+            raise IcftError(f"fine-tuning config: {what}", fix=fix)
+
+        for name, allowed in (("method", METHODS), ("schedule", SCHEDULES), ("split", SPLITS), ("loss_on", LOSS_ON)):
+            if getattr(self, name) not in allowed:
+                bad(f"unknown {name} {getattr(self, name)!r}", f"use {name}= one of {', '.join(allowed)}")
+        for name in ("lr", "steps", "batch_size", "max_length", "lora_r", "lora_alpha"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
+                bad(f"{name} must be a positive number, got {value!r}", f"set {name} to a value > 0")
+        for name in ("steps", "batch_size", "max_length", "lora_r", "warmup_steps", "seed"):
+            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
+                bad(f"{name} must be an integer, got {getattr(self, name)!r}", f"set {name} to a whole number")
+        if self.epochs is not None and not (isinstance(self.epochs, (int, float)) and self.epochs > 0 and math.isfinite(self.epochs)):
+            bad(f"epochs must be a positive number or None, got {self.epochs!r}", "set epochs > 0, or None to use steps")
+        if self.warmup_steps < 0:
+            bad(f"warmup_steps must be >= 0, got {self.warmup_steps}", "set warmup_steps to 0 or more")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            bad(f"lora_dropout must be in [0, 1), got {self.lora_dropout}", "set lora_dropout to e.g. 0.0 or 0.05")
+        if not self.weight_decay >= 0.0:
+            bad(f"weight_decay must be >= 0, got {self.weight_decay}", "set weight_decay to 0.0 or a small positive value")
+        if not self.max_grad_norm >= 0.0:
+            bad(f"max_grad_norm must be >= 0 (0 turns clipping off), got {self.max_grad_norm}", "set max_grad_norm to e.g. 1.0")
+
+    def total_steps(self, n_examples: int) -> int:
+        """Optimizer steps of the run: `steps`, or `epochs` passes over `n_examples` examples."""
+        if self.epochs is None:
+            return self.steps
+        return max(1, math.ceil(self.epochs * n_examples / self.batch_size))
+
+    def lr_factor(self, step: int, total: int) -> float:
+        """Multiplier of `lr` at optimizer step `step` (0-based) of `total`.
+
+        Warmup is linear from lr/(warmup+1) (never 0: a step at lr 0 is a wasted step, as in nanoGPT);
+        the cosine decays from lr after warmup towards 0 at step `total` (never reached).
+        """
+        if step < self.warmup_steps:
+            return (step + 1) / (self.warmup_steps + 1)
+        if self.schedule == "constant":
+            return 1.0
+        progress = (step - self.warmup_steps) / max(1, total - self.warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if isinstance(d["lora_targets"], tuple):
+            d["lora_targets"] = list(d["lora_targets"])
+        return d
+
+
+# ------------------------------------------------------------------------------------ examples
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training example: `prompt` is context, `completion` what the model learns to write.
+
+    `mask_prompt`: the prompt never gets loss, whatever `loss_on` says (cumulative examples: the
+    prompt is the preceding sentences, each already trained as its own example).
+    """
+
+    prompt: str
+    completion: str
+    doc_id: str
+    mask_prompt: bool = False
+
+
+# Sentence end: one or more of . ? ! , then closing quotes or brackets, then whitespace. It is a
+# boundary only if the next character (after an optional opening quote or bracket) is an uppercase
+# letter or a digit, and the word before the mark is not an abbreviation ("Dr.", "e.g.") or a
+# single capital initial ("J. K. Rowling"). So "f(x). The" splits after "f(x).", while "the brub of
+# f(x). is" (lowercase next), "3.5" (no space) and "e.g. Gruds" do not. Newlines are ordinary
+# whitespace: a line break without a sentence-final mark does not split.
+_END = re.compile(r"""[.?!]+["'\u201d\u2019)\]]*(?=\s)""")
+_NEXT = re.compile(r"""(\s+)["'\u201c\u2018(\[]?(\w)""")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st sr jr vs e.g i.e cf al inc ltd fig approx".split()
+)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, whitespace between sentences excluded."""
+    spans = []
+    start = len(text) - len(text.lstrip())
+    for m in _END.finditer(text):
+        nxt = _NEXT.match(text, m.end())
+        if nxt is None or not (nxt.group(2).isupper() or nxt.group(2).isdigit()):
+            continue
+        if m.group().startswith("."):
+            before = text[start : m.start()].split()
+            word = before[-1].lstrip("([\"'\u201c\u2018") if before else ""
+            if word.lower() in _ABBREVIATIONS or (len(word) == 1 and word.isupper()):
+                continue
+        spans.append((start, m.end()))
+        start = nxt.end(1)  # the next sentence starts after the whitespace
+    end = len(text.rstrip())
+    if end > start:
+        spans.append((start, end))
+    return spans
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of `text` (see `sentence_spans` for the rule)."""
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def _prompt_completion(doc: Document) -> tuple[str, str]:
+    """A document's own prompt/completion parts (meta "prompt" + "completion" that add up to its text)."""
+    p, c = doc.meta.get("prompt"), doc.meta.get("completion")
+    if isinstance(p, str) and isinstance(c, str) and p + c == doc.text and c.strip():
+        return p, c
+    return "", doc.text
+
+
+def make_examples(documents: Sequence[Document], split: str = "none") -> list[Example]:
+    """Training examples from documents.
+
+    - `none`: one example per document. A document whose meta holds "prompt" and "completion" (that
+      add up to its text, as the reversal-curse documents do) keeps that split, for `loss_on="completion"`;
+      otherwise the prompt is empty.
+    - `independent`: every sentence its own example (empty prompt).
+    - `cumulative`: every sentence an example whose prompt is the preceding text of its document;
+      the prompt gets no loss. Same number of examples as `independent`.
+    """
+    if split not in SPLITS:
+        raise IcftError(f"unknown sentence split {split!r}", fix=f"use one of {', '.join(SPLITS)}")
+    if not documents:
+        raise IcftError("no documents to fine-tune on", fix="pass at least one Document")
+    out: list[Example] = []
+    for doc in documents:
+        if not doc.text.strip():
+            raise IcftError(f"document {doc.id!r} has empty text", fix="drop empty documents before fine-tuning")
+        if split == "none":
+            out.append(Example(*_prompt_completion(doc), doc_id=doc.id))
+            continue
+        for a, b in sentence_spans(doc.text):
+            if split == "independent":
+                out.append(Example("", doc.text[a:b], doc.id))
+            else:
+                out.append(Example(doc.text[:a], doc.text[a:b], doc.id, mask_prompt=True))
+    return out
+
+
+# ------------------------------------------------------------------------------------ tokens
+
+
+@dataclass(frozen=True)
+class Tokenized:
+    """Token ids of one example and, per token, whether it gets loss (is predicted and trained)."""
+
+    ids: tuple[int, ...]
+    loss_mask: tuple[bool, ...]
+
+    @property
+    def n_loss(self) -> int:
+        return sum(self.loss_mask)
+
+
+def tokenize_example(tokenizer: Any, example: Example, loss_on: str = "all") -> Tokenized:
+    """BOS (if the tokenizer uses one) + prompt + completion + EOS, and the loss mask.
+
+    The completion is tokenized as it continues the prompt (scoring's rule), so a sentence trained
+    after its context has the tokens the model sees when it reads the whole document.
+    """
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise IcftError("the tokenizer has no EOS token, which ends every training example", fix="use a tokenizer with eos_token set")
+    bos = _bos(tokenizer)
+    if example.prompt:
+        p_ids, c_ids = encode_continuation(tokenizer, example.prompt, example.completion)
+    else:
+        p_ids, c_ids = [], _encode(tokenizer, example.completion)
+    prompt_loss = loss_on == "all" and not example.mask_prompt
+    ids = bos + p_ids + c_ids + [eos]
+    mask = [False] * len(bos) + [prompt_loss] * len(p_ids) + [True] * (len(c_ids) + 1)
+    mask[0] = False  # nothing predicts the first token
+    return Tokenized(tuple(ids), tuple(mask))
+
+
+# ------------------------------------------------------------------------------------ batches
+
+
+def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> Iterator[list[int]]:
+    """Endless batches of example indices, one epoch after another.
+
+    Each epoch: shuffle, sort by length within chunks of CHUNK_BATCHES batches, cut into batches,
+    shuffle the batch order. Rows of a batch have similar lengths (little padding) while the data
+    order stays random. Each epoch has ceil(n / batch_size) batches, all full but the last of the
+    last chunk.
+    """
+    n = len(lengths)
+    chunk = CHUNK_BATCHES * batch_size
+    while True:
+        order = list(range(n))
+        rng.shuffle(order)
+        batches = []
+        for c in range(0, n, chunk):
+            part = sorted(order[c : c + chunk], key=lambda i: lengths[i])  # stable: ties stay shuffled
+            batches.extend(part[b : b + batch_size] for b in range(0, len(part), batch_size))
+        rng.shuffle(batches)
+        yield from batches
+
+
+def _collate(rows: Sequence[Tokenized], pad_id: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """Right-padded ids and attention mask, and where the output layer runs: (row, position) pairs
+    whose next token gets loss, with that token as the target."""
+    width = max(len(r.ids) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    loss = torch.zeros((len(rows), width), dtype=torch.bool)
+    for b, r in enumerate(rows):
+        ids[b, : len(r.ids)] = torch.tensor(r.ids)
+        attention[b, : len(r.ids)] = 1
+        loss[b, : len(r.ids)] = torch.tensor(r.loss_mask)
+    rows_i, cols = loss[:, 1:].nonzero(as_tuple=True)  # token t+1 gets loss -> position t is scored
+    targets = ids[rows_i, cols + 1]
+    return {
+        "input_ids": ids.to(device),
+        "attention_mask": attention.to(device),
+        "rows": rows_i.to(device),
+        "cols": cols.to(device),
+        "targets": targets.to(device),
+    }
+
+
+# ------------------------------------------------------------------------------------ the loss
+
+
+def selective_ce(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                 targets: torch.Tensor) -> torch.Tensor:
+    """Summed cross-entropy of `targets` predicted at positions (rows, cols); the output layer runs
+    at those positions only.
+
+    Equal to the loss of a full `model(input_ids, labels=...)` (tested), without computing logits at
+    prompt, BOS and padding positions. Memory: about 2 x (loss positions) x vocabulary x 4 bytes.
+    """
+    hidden = model.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+    logits = model.get_output_embeddings()(hidden[rows, cols]).float()
+    softcap = getattr(model.config, "final_logit_softcapping", None)
+    if softcap:
+        logits = torch.tanh(logits / softcap) * softcap
+    return F.cross_entropy(logits, targets, reduction="sum")
+
+
+class _LossModule(torch.nn.Module):
+    """The model plus its loss, as one module: `accelerator.prepare` wraps this (in DDP when there
+    are several processes), so the forward pass goes through the wrapper and gradients get all-reduced."""
+
+    def __init__(self, model: Any):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, rows, cols, targets):  # type: ignore[override]
+        return selective_ce(self.model, input_ids, attention_mask, rows, cols, targets)
+
+
+# ------------------------------------------------------------------------------------ the run
+
+
+@dataclass
+class TrainLog:
+    """What a run did. Token counts are over all processes."""
+
+    steps: int
+    losses: list[float]  # mean loss per loss token of each step's global batch
+    lrs: list[float]
+    grad_norms: list[float]  # before clipping
+    examples: int  # examples in the training set
+    tokens: int  # non-padding tokens run through the model
+    loss_tokens: int  # tokens that got loss
+    padded_tokens: int  # padding run through the model
+    seconds: float  # the loop only (not loading, LoRA setup or tokenization)
+    world_size: int
+    trainable_params: int
+    flops: float  # `flops_estimate` of the run
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else math.nan
+
+    @property
+    def padding_fraction(self) -> float:
+        total = self.tokens + self.padded_tokens
+        return self.padded_tokens / total if total else 0.0
+
+    @property
+    def epochs(self) -> float:
+        return self.steps * self.config.get("batch_size", 0) / max(1, self.examples)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(tokens_per_s=self.tokens_per_s, padding_fraction=self.padding_fraction, epochs=self.epochs)
+        return d
+
+
+def _is_peft(model: Any) -> bool:
+    try:
+        from peft import PeftModel
+    except ImportError:
+        return False
+    return isinstance(model, PeftModel)
+
+
+def _prepare_model(model: Any, config: FinetuneConfig) -> Any:
+    """Add LoRA adapters (the base is frozen) or make every weight trainable."""
+    if _is_peft(model):
+        raise IcftError(
+            "the model already has a LoRA adapter",
+            fix="pass the base model (or model.merge_and_unload() to train on top of a merged adapter)",
+        )
+    if config.method == "full":
+        model.requires_grad_(True)
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    targets = config.lora_targets if isinstance(config.lora_targets, str) else list(config.lora_targets)
+    lora = LoraConfig(
+        task_type="CAUSAL_LM", r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+        target_modules=targets,
+    )
+    return get_peft_model(model, lora)
+
+
+def _optimizer(model: Any, config: FinetuneConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only: decaying norm gains and biases towards 0 is harmful."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
+
+
+def _default_accelerator() -> Any:
+    """An Accelerator for this launch. Under torchrun on a machine without CUDA, accelerate only sets
+    up CPU data parallel (gloo) when asked for the CPU (`accelerate launch --cpu` does that)."""
+    from accelerate import Accelerator
+
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return Accelerator(cpu=launched and not torch.cuda.is_available())
+
+
+def finetune(
+    model: Any,
+    tokenizer: Any,
+    documents: Sequence[Document],
+    config: FinetuneConfig = FinetuneConfig(),
+    *,
+    progress: bool = True,
+    log_every: int = 10,
+    accelerator: Any = None,
+) -> tuple[Any, TrainLog]:
+    """Fine-tune `model` on `documents`; return (the trained model, its TrainLog).
+
+    The model is changed in place (LoRA layers are injected into it; full FT updates its weights)
+    and moved to the accelerator's device: pass a copy to keep the original. For LoRA the returned
+    model is the peft model (save it with `save_adapter`). It is returned in eval mode.
+
+    Weights train in the model's dtype: fp32 on CPU (load_model's default there). On CUDA load_model
+    gives bf16; LoRA adapters are kept in fp32 by peft, but for full FT load fp32 weights and pass an
+    Accelerator(mixed_precision="bf16"), since AdamW on bf16 weights loses small updates.
+
+    `accelerator`: an `accelerate.Accelerator` to run under (default: a new one, which picks up
+    `accelerate launch` / `torchrun` and runs data parallel). `log_every`: steps between updates of
+    the progress bar's loss (the main process shows the bar).
+    """
+    from accelerate.scheduler import AcceleratedScheduler
+
+    if not isinstance(config, FinetuneConfig):
+        raise IcftError(f"config must be a FinetuneConfig, got {type(config).__name__}", fix="pass FinetuneConfig(...)")
+    config.check()
+    examples = make_examples(documents, config.split)
+    data = [tokenize_example(tokenizer, ex, config.loss_on) for ex in examples]
+    for ex, t in zip(examples, data):
+        if len(t.ids) > config.max_length:
+            raise IcftError(
+                f"an example of document {ex.doc_id!r} is {len(t.ids)} tokens, over max_length={config.max_length}"
+                f" (it starts {(ex.prompt + ex.completion)[:60]!r})",
+                fix="raise max_length, use a sentence split, or shorten the document: examples are never truncated",
+            )
+        if t.n_loss == 0:
+            raise IcftError(f"an example of document {ex.doc_id!r} has no token to train on", fix="check the document's text")
+    total_steps = config.total_steps(len(examples))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    accelerator = accelerator if accelerator is not None else _default_accelerator()
+    world, rank = accelerator.num_processes, accelerator.process_index
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != world:  # each process would train on its own, silently: refuse
+        raise IcftError(
+            f"launched as {launched} processes (WORLD_SIZE) but the Accelerator runs {world}",
+            fix="create the Accelerator inside the launched script, with cpu=True on a machine without GPUs (or pass none)",
+        )
+    torch.manual_seed(config.seed)  # LoRA initialisation and dropout; every process alike
+    model = _prepare_model(model, config)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    optimizer = _optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: config.lr_factor(s, total_steps))
+    loss_module, optimizer = accelerator.prepare(_LossModule(model), optimizer)
+    # batch_size is global, so the scheduler steps once per optimizer step. (accelerator.prepare
+    # would step it num_processes times unless the Accelerator was made with split_batches=True.)
+    scheduler = AcceleratedScheduler(scheduler, optimizer, step_with_optimizer=True, split_batches=True)
+    device = accelerator.device
+
+    batches = length_grouped_batches([len(t.ids) for t in data], config.batch_size, random.Random(config.seed))
+    log = TrainLog(
+        steps=total_steps, losses=[], lrs=[], grad_norms=[], examples=len(examples), tokens=0, loss_tokens=0,
+        padded_tokens=0, seconds=0.0, world_size=world, trainable_params=trainable, flops=0.0, config=config.to_dict(),
+    )
+    bar = tqdm(total=total_steps, desc=f"fine-tuning ({config.method})", unit="step",
+               disable=not (progress and accelerator.is_main_process))
+    model.train()
+    t0 = time.perf_counter()
+    for step in range(total_steps):
+        batch = next(batches)
+        n_loss = sum(data[i].n_loss for i in batch)  # over the global batch: every process knows it
+        for p in range(world):  # bookkeeping of every shard, the same on every process
+            shard = [data[i] for i in batch[p::world]]
+            if shard:
+                width = max(len(r.ids) for r in shard)
+                log.tokens += sum(len(r.ids) for r in shard)
+                log.padded_tokens += sum(width - len(r.ids) for r in shard)
+        log.loss_tokens += n_loss
+
+        mine = batch[rank::world]
+        weight = 1.0
+        if not mine:  # a last short batch with fewer rows than processes: run one row, count it 0
+            mine, weight = batch[:1], 0.0
+        inputs = _collate([data[i] for i in mine], pad_id, device)
+        loss_sum = loss_module(**inputs) * weight
+        # DDP averages gradients over processes; times `world` makes that the global-batch mean.
+        accelerator.backward(loss_sum * (world / n_loss))
+        # the norm of the global-batch gradient (DDP has all-reduced it); max_norm inf only measures it
+        grad_norm = accelerator.clip_grad_norm_(loss_module.parameters(), config.max_grad_norm or math.inf)
+        lr = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+        loss = float(accelerator.reduce(loss_sum.detach(), reduction="sum")) / n_loss
+        log.losses.append(loss)
+        log.lrs.append(lr)
+        log.grad_norms.append(float(grad_norm))
+        bar.update(1)
+        if (step + 1) % max(1, log_every) == 0 or step + 1 == total_steps:
+            recent = log.losses[-max(1, log_every):]
+            bar.set_postfix(loss=f"{sum(recent) / len(recent):.3f}", lr=f"{lr:.2e}",
+                            tok_s=f"{log.tokens / (time.perf_counter() - t0):.0f}", pad=f"{log.padding_fraction:.0%}")
+    log.seconds = time.perf_counter() - t0
+    bar.close()
+    model = accelerator.unwrap_model(loss_module).model
+    model.eval()
+    log.flops = flops_estimate(model, log.tokens, log.loss_tokens)
+    return model, log
+
+
+# ------------------------------------------------------------------------------------ compute
+
+
+def flops_estimate(model: Any, tokens: int, loss_tokens: int | None = None) -> float:
+    """Training FLOPs of `tokens` tokens (`loss_tokens` of them with loss; default all), roughly.
+
+    Convention (Kaplan et al.'s 6N): a matrix of N weights costs 2N per token forward, 2N backward for
+    the activation gradients and 2N for its own weight gradient.
+
+    - The body (every decoder weight except the input embeddings, a lookup): full FT 6N per token;
+      LoRA 4N (forward + activation gradients, no weight gradients of the frozen base) plus 6n for the
+      n adapter weights.
+    - The output layer runs only at loss positions: 6 x vocab x d per loss token for full FT, 4 x for
+      LoRA (it is frozen).
+    Attention's sequence-length term (~ layers x width x length per token) is left out: for the short
+    examples here it is a few percent.
+    """
+    loss_tokens = tokens if loss_tokens is None else loss_tokens
+    lora = _is_peft(model)
+    embed = model.get_input_embeddings().weight
+    head = model.get_output_embeddings().weight
+    body = adapter = 0
+    for name, p in model.get_decoder().named_parameters():
+        if "lora_" in name:
+            adapter += p.numel()
+        elif p is not embed:
+            body += p.numel()
+    if lora:
+        return float((4 * body + 6 * adapter) * tokens + 4 * head.numel() * loss_tokens)
+    return float(6 * body * tokens + 6 * head.numel() * loss_tokens)
+
+
+# ------------------------------------------------------------------------------------ saving
+
+
+def _replace_folder(folder: Path, write: Any) -> Path:
+    """Call `write(tmp)` on a fresh temporary folder beside `folder`, then move it into place.
+
+    A run killed while saving leaves the old folder (or none) and a temporary one, never half a folder.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.partial-{os.getpid()}"
+    old = folder.parent / f".{folder.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def save_adapter(model: Any, folder: str | os.PathLike) -> Path:
+    """Save a trained model atomically, as safetensors only.
+
+    LoRA: the adapter (adapter_config.json + adapter_model.safetensors, a few MB). Full FT: the whole
+    model (config.json + model.safetensors), loadable with `load_adapter` or `icft.models.load_model`.
+    """
+    return _replace_folder(Path(folder), lambda tmp: model.save_pretrained(tmp, safe_serialization=True))
+
+
+def load_adapter(base_model: Any, folder: str | os.PathLike) -> Any:
+    """Load what `save_adapter` wrote, in eval mode.
+
+    LoRA: the adapter is added to `base_model` (changed in place; pass a fresh one) and the peft model
+    returned. Full FT: a model of `base_model`'s class, device and dtype, read from the folder.
+    Only safetensors are read, never pickles.
+    """
+    folder = Path(folder)
+    if (folder / "adapter_config.json").is_file():
+        if not (folder / "adapter_model.safetensors").is_file():
+            raise IcftError(f"{folder} has no adapter_model.safetensors (only safetensors are loaded, never pickles)",
+                            fix="re-save the adapter with save_adapter()")
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(base_model, folder, is_trainable=False)
+    elif (folder / "config.json").is_file() and any(folder.glob("*.safetensors")):
+        param = next(base_model.parameters())
+        model = type(base_model).from_pretrained(folder, dtype=param.dtype, use_safetensors=True, trust_remote_code=False)
+        model.to(param.device)
+    else:
+        raise IcftError(f"{folder} holds no saved adapter or model (adapter_config.json or config.json + *.safetensors)",
+                        fix="pass a folder written by save_adapter()")
+    model.eval()
+    return model

@@ -1,0 +1,295 @@
+"""The fine-tuning loop: examples, loss masks, the selective output layer, learning, determinism,
+batching, saving, data parallel, config errors. Tiny models only (the whole file runs in about a minute)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from icft.errors import IcftError
+from icft.finetune import (
+    Example,
+    FinetuneConfig,
+    _collate,
+    finetune,
+    flops_estimate,
+    length_grouped_batches,
+    load_adapter,
+    make_examples,
+    save_adapter,
+    selective_ce,
+    split_sentences,
+    tokenize_example,
+)
+from icft.records import Document, Question
+from icft.scoring import score
+
+THREE = Document("d3", "Glorbs are heavier than frints. The brub of f(x). is odd! Is it 3.5 m. or more? Yes.")
+FACTS = [("Glorbs", "heavier", "frints"), ("Snaps", "brighter", "drooms"), ("Plenks", "louder", "vashes"), ("Trubs", "older", "kelms")]
+FACT_DOCS = [Document(f"f{i}", f"{a} are {r} than {b}.") for i, (a, r, b) in enumerate(FACTS)]
+MIXED_DOCS = [
+    Document("m0", "Glorbs are heavier than frints."),
+    Document("m1", "Snaps are brighter than drooms, and everyone who has met a snap agrees on that."),
+    Document("m2", "Plenks are louder than vashes."),
+    Document("m3", "Trubs are older than kelms. Kelms are younger than trubs."),
+    Document("m4", "Did you know that zorps are faster than blicks?"),
+]
+
+
+def _fresh(fixture):
+    model, tok = fixture
+    return copy.deepcopy(model), tok
+
+
+# ------------------------------------------------------------------------------------ examples
+
+
+def test_sentence_splitter():
+    assert split_sentences(THREE.text) == ["Glorbs are heavier than frints.", "The brub of f(x). is odd!", "Is it 3.5 m. or more?", "Yes."]
+    assert split_sentences("The brub of f(x). The tralk of g(x) is h(x).") == ["The brub of f(x).", "The tralk of g(x) is h(x)."]
+    assert split_sentences('Dr. Smith met J. K. Rowling, e.g. Twice. She said "Hi." (Then 2 left.)') == [
+        "Dr. Smith met J. K. Rowling, e.g. Twice.", 'She said "Hi."', "(Then 2 left.)"]
+    assert split_sentences("  One sentence without an end  ") == ["One sentence without an end"]
+
+
+def test_make_examples_counts_and_cumulative_prompts():
+    doc = Document("a", "Glorbs are heavier than frints. Frints are lighter than glorbs. Snaps are brighter than drooms.")
+    other = Document("b", "Trubs are older than kelms.")
+    assert [e.completion for e in make_examples([doc, other], "none")] == [doc.text, other.text]
+    ind = make_examples([doc, other], "independent")
+    cum = make_examples([doc, other], "cumulative")
+    assert len(ind) == len(cum) == 4
+    assert [e.completion for e in ind] == [e.completion for e in cum]
+    assert all(e.prompt == "" for e in ind)
+    assert [e.prompt for e in cum] == ["", "Glorbs are heavier than frints. ", "Glorbs are heavier than frints. Frints are lighter than glorbs. ", ""]
+    assert all(e.mask_prompt for e in cum) and not any(e.mask_prompt for e in ind)
+    assert [e.doc_id for e in cum] == ["a", "a", "a", "b"]
+    # a prompt/completion document (reversal-curse style) keeps its parts without splitting
+    pc = Document("p", "Who is glon? Glon is the inventor.", meta={"prompt": "Who is glon?", "completion": " Glon is the inventor."})
+    assert make_examples([pc], "none") == [Example("Who is glon?", " Glon is the inventor.", "p")]
+
+
+def test_loss_masks(tiny_gemma, tiny_smollm2):
+    (_, gtok), (_, stok) = tiny_gemma, tiny_smollm2
+    cum = make_examples([THREE], "cumulative")[2]
+    for tok in (gtok, stok):
+        t = tokenize_example(tok, cum, loss_on="all")  # cumulative: the prompt never gets loss
+        n_prompt = len(tok(cum.prompt.rstrip(), add_special_tokens=False).input_ids)
+        has_bos = tok("a").input_ids[0] == tok.bos_token_id
+        assert t.ids[-1] == tok.eos_token_id and t.loss_mask[-1]  # EOS ends every example and gets loss
+        assert not any(t.loss_mask[: int(has_bos) + n_prompt])
+        assert all(t.loss_mask[int(has_bos) + n_prompt :])
+        assert tok.decode(t.ids[int(has_bos) + n_prompt : -1]).strip() == cum.completion
+        ind = tokenize_example(tok, Example("", "Glorbs are heavy.", "x"), "all")
+        assert not ind.loss_mask[0] and all(ind.loss_mask[1:])  # the first token (BOS or not) is never predicted
+    assert tokenize_example(gtok, cum, "all").ids[0] == gtok.bos_token_id
+    pc = Example("Who is glon?", " Glon is the inventor.", "p")
+    n_prompt = len(gtok("Who is glon?", add_special_tokens=False).input_ids)
+    assert sum(tokenize_example(gtok, pc, "completion").loss_mask) == len(tokenize_example(gtok, pc, "all").ids) - 1 - n_prompt  # BOS and prompt: no loss
+    assert sum(tokenize_example(gtok, pc, "all").loss_mask) == len(tokenize_example(gtok, pc, "all").ids) - 1
+
+
+@pytest.mark.parametrize("fixture,softcap", [("tiny_gemma", None), ("tiny_gemma", 5.0), ("tiny_smollm2", None)])
+def test_selective_logits_equal_full_loss(request, fixture, softcap):
+    model, tok = _fresh(request.getfixturevalue(fixture))
+    if softcap:
+        model.config.final_logit_softcapping = softcap  # Gemma 2 style; the HF forward applies it too
+    examples = make_examples([THREE], "cumulative") + make_examples(MIXED_DOCS, "none")
+    rows = [tokenize_example(tok, e, "all") for e in examples]
+    batch = _collate(rows, pad_id=0, device=torch.device("cpu"))
+    labels = batch["input_ids"].clone()
+    mask = torch.zeros_like(labels, dtype=torch.bool)
+    for b, r in enumerate(rows):
+        mask[b, : len(r.ids)] = torch.tensor(r.loss_mask)
+    labels[~mask] = -100
+    with torch.no_grad():
+        ours = selective_ce(model, **batch) / mask.sum()
+        full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels).loss
+    assert batch["input_ids"].shape[1] > 16  # longer than tiny Gemma's sliding window
+    assert abs(float(ours) - float(full)) < 1e-5
+
+
+# ------------------------------------------------------------------------------------ training
+
+
+def test_training_memorises_and_scoring_sees_it(tiny_smollm2):
+    model, tok = _fresh(tiny_smollm2)
+    questions = [
+        Question(f"q{i}", f"{a} are {r} than", [f" {b}.", f" {FACTS[(i + 1) % 4][2]}."], answer=0) for i, (a, r, b) in enumerate(FACTS)
+    ]
+    before = score(model, tok, questions, progress=False)
+    cfg = FinetuneConfig(method="full", lr=3e-2, steps=20, batch_size=4, warmup_steps=2)
+    model, log = finetune(model, tok, FACT_DOCS, cfg, progress=False)
+    assert not model.training
+    assert log.steps == len(log.losses) == len(log.lrs) == 20
+    assert log.losses[-1] < 0.3 * log.losses[0]
+    after = score(model, tok, questions, progress=False)
+    margins = [q.logprob[0] - q.logprob[1] for q in after.questions]
+    assert after.accuracy == 1.0, margins  # every trained object beats another fact's object
+    assert sum(margins) > sum(q.logprob[0] - q.logprob[1] for q in before.questions) + 4
+    assert log.tokens_per_s > 0 and log.flops > 0 and log.config["method"] == "full"
+    assert max(log.lrs) == pytest.approx(3e-2) and log.lrs[0] < log.lrs[1] and log.lrs[-1] < 0.05 * 3e-2
+
+
+def test_same_seed_same_losses(tiny_smollm2):
+    cfg = FinetuneConfig(lr=1e-2, steps=6, batch_size=2, warmup_steps=1, split="independent", lora_dropout=0.1, seed=3)
+    runs = [finetune(_fresh(tiny_smollm2)[0], tiny_smollm2[1], MIXED_DOCS, cfg, progress=False)[1].losses for _ in range(2)]
+    assert runs[0] == runs[1]
+    other = finetune(_fresh(tiny_smollm2)[0], tiny_smollm2[1], MIXED_DOCS, FinetuneConfig(**{**cfg.to_dict(), "seed": 4}), progress=False)
+    assert other[1].losses != runs[0]
+
+
+def test_length_grouping_keeps_padding_small():
+    import random
+
+    rng = random.Random(0)
+    lengths = [rng.choice([8, 9, 10, 20, 22, 25, 60, 64, 70, 150]) + rng.randrange(5) for _ in range(400)]
+    bs, seen = 8, []
+    batches = length_grouped_batches(lengths, bs, random.Random(1))
+    padded = real = 0
+    for _ in range(2 * 50):  # two epochs
+        batch = next(batches)
+        seen.extend(batch)
+        width = max(lengths[i] for i in batch)
+        padded += sum(width - lengths[i] for i in batch)
+        real += sum(lengths[i] for i in batch)
+    assert sorted(seen[:400]) == sorted(seen[400:]) == list(range(400))  # each epoch sees every example once
+    assert seen[:400] != seen[400:]
+    assert padded / (padded + real) < 0.1
+
+
+def test_train_log_padding_fraction(tiny_smollm2):
+    docs = [Document(f"x{i}", " ".join(["Glorbs are heavier than frints."] * (1 + i % 5))) for i in range(40)]
+    _, log = finetune(_fresh(tiny_smollm2)[0], tiny_smollm2[1], docs, FinetuneConfig(steps=5, batch_size=8, epochs=1.0), progress=False)
+    assert log.steps == 5 and log.epochs == 1.0
+    assert log.padding_fraction < 0.25
+    assert log.tokens == sum(len(tokenize_example(tiny_smollm2[1], e).ids) for e in make_examples(docs))
+
+
+def test_save_load_adapter_round_trip(tiny_gemma, tmp_path):
+    model, tok = _fresh(tiny_gemma)
+    model, _ = finetune(model, tok, MIXED_DOCS, FinetuneConfig(lr=1e-2, steps=3, batch_size=4, lora_r=4), progress=False)
+    folder = save_adapter(model, tmp_path / "adapter")
+    files = sorted(p.name for p in folder.iterdir())
+    assert any(f.endswith(".safetensors") for f in files) and not any(f.endswith(".bin") for f in files), files
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    save_adapter(model, folder)  # overwriting works
+    loaded = load_adapter(_fresh(tiny_gemma)[0], folder)
+    ids = torch.tensor([tok("Glorbs are heavier than frints.").input_ids])
+    with torch.no_grad():
+        a, b = model(input_ids=ids).logits, loaded(input_ids=ids).logits
+        base = tiny_gemma[0](input_ids=ids).logits
+    assert torch.equal(a, b)
+    assert not torch.equal(a, base)  # the adapter changed something
+
+
+def test_save_load_full_model(tiny_smollm2, tmp_path):
+    model, tok = _fresh(tiny_smollm2)
+    model, _ = finetune(model, tok, FACT_DOCS, FinetuneConfig(method="full", lr=1e-2, steps=2, batch_size=4), progress=False)
+    folder = save_adapter(model, tmp_path / "full")
+    assert not list(folder.glob("*.bin")) and list(folder.glob("*.safetensors"))
+    loaded = load_adapter(tiny_smollm2[0], folder)
+    ids = torch.tensor([tok("Glorbs are heavier than frints.").input_ids])
+    with torch.no_grad():
+        assert torch.equal(model(input_ids=ids).logits, loaded(input_ids=ids).logits)
+
+
+def test_flops_estimate_conventions(tiny_smollm2):
+    model, _ = tiny_smollm2
+    d, vocab = model.config.hidden_size, model.config.vocab_size
+    body = sum(p.numel() for p in model.get_decoder().parameters()) - vocab * d
+    assert flops_estimate(model, 100, 10) == 6 * body * 100 + 6 * vocab * d * 10
+
+
+# ------------------------------------------------------------------------------------ data parallel
+
+DDP_SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    import torch
+    from safetensors.torch import save_file
+    from icft.finetune import FinetuneConfig, finetune
+    from icft.models import load_model
+    from icft.records import Document
+
+    out = sys.argv[1]
+    spec = json.load(open(os.path.join(out, "spec.json")))
+    model, tok = load_model("tiny-smollm2", device="cpu")
+    docs = [Document.from_dict(d) for d in spec["docs"]]
+    model, log = finetune(model, tok, docs, FinetuneConfig(**spec["config"]), progress=False)
+    if int(os.environ.get("RANK", "0")) == 0:
+        weights = {n: p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+        save_file(weights, os.path.join(out, "weights.safetensors"))
+        json.dump({"losses": log.losses, "world_size": log.world_size, "tokens": log.tokens}, open(os.path.join(out, "log.json"), "w"))
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_train_like_one(tiny_smollm2, tmp_path):
+    # 5 documents, batch 4: every other step is a 1-row batch, so process 1 has nothing of its own
+    config = FinetuneConfig(lr=3e-2, steps=5, batch_size=4, warmup_steps=1, lora_r=4)
+    (tmp_path / "spec.json").write_text(json.dumps({"docs": [d.to_dict() for d in MIXED_DOCS], "config": config.to_dict()}))
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    # CPU processes (gloo) even where there is a GPU: two processes cannot share one GPU with NCCL
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()), str(script), str(tmp_path)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    two = json.loads((tmp_path / "log.json").read_text())
+    assert two["world_size"] == 2
+
+    model, one = finetune(_fresh(tiny_smollm2)[0], tiny_smollm2[1], MIXED_DOCS, config, progress=False)
+    assert one.world_size == 1 and one.tokens == two["tokens"]
+    for a, b in zip(one.losses, two["losses"], strict=True):
+        assert abs(a - b) <= 1e-4 * abs(a)
+    theirs = load_file(tmp_path / "weights.safetensors")
+    ours = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+    assert ours.keys() == theirs.keys()
+    assert max(float((ours[n] - theirs[n]).abs().max()) for n in ours) < 1e-4
+    assert max(float(p.abs().max()) for n, p in ours.items() if "lora_B" in n) > 1e-2  # the weights did move
+
+
+# ------------------------------------------------------------------------------------ errors
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(method="qlora"), dict(schedule="linear"), dict(split="paragraph"), dict(loss_on="prompt"), dict(lr=0.0),
+        dict(lr=-1e-4), dict(steps=0), dict(batch_size=0), dict(batch_size=2.5), dict(epochs=0), dict(warmup_steps=-1),
+        dict(max_grad_norm=-1.0), dict(lora_dropout=1.0), dict(max_length=0),
+    ],
+)
+def test_bad_configs_raise(bad):
+    with pytest.raises(IcftError, match="fine-tuning config") as e:
+        FinetuneConfig(**bad)
+    assert e.value.fix
+
+
+def test_bad_inputs_raise(tiny_smollm2):
+    model, tok = tiny_smollm2
+    with pytest.raises(IcftError, match="no documents"):
+        finetune(model, tok, [], FinetuneConfig(steps=1), progress=False)
+    with pytest.raises(IcftError, match="empty text"):
+        finetune(model, tok, [Document("e", "  ")], FinetuneConfig(steps=1), progress=False)
+    with pytest.raises(IcftError, match="'long'.*max_length=8"):
+        finetune(model, tok, [Document("long", "Glorbs are heavier than frints. " * 5)], FinetuneConfig(steps=1, max_length=8), progress=False)
+    assert not any(p.requires_grad and "lora" in n for n, p in model.named_parameters())  # the fixture was not touched
