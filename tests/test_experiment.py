@@ -89,3 +89,19 @@ def test_cli_run_reports_bad_input_with_exit_code_2(tmp_path, monkeypatch, capsy
     assert "unknown data set" in capsys.readouterr().err
     assert main(["run", "simple_reversals", "--set", "steps=3"]) == 2
     assert "GROUP.KEY=VALUE" in capsys.readouterr().err
+
+
+def test_records_table_and_grouped_bars(tmp_path):
+    from icft import plots
+
+    for method in ("pretrained", "icl"):
+        experiment.run(_cond(method=method), root=tmp_path, progress=False)
+    table = experiment.records_table(experiment.load_records("simple_reversals", root=tmp_path))
+    assert sorted(zip(table["method"], table["split"])) == [
+        ("icl", "forward"), ("icl", "reversal"), ("pretrained", "forward"), ("pretrained", "reversal")]
+    ax = plots.grouped_bars(table, order=["forward", "reversal"], hue_order=["pretrained", "icl"])
+    heights = [p.get_height() for p in ax.patches]
+    assert len(heights) == 4
+    expected = [table.set_index(["method", "split"]).loc[(m, s), "accuracy"] for m in ("pretrained", "icl") for s in ("forward", "reversal")]
+    assert heights == pytest.approx(expected)
+    assert len(ax.collections) >= 2  # the chance lines

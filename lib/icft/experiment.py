@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from . import __version__
 from .errors import IcftError
@@ -29,6 +29,9 @@ from .io import atomic_write_json
 from .paths import repo_root, results_dir
 from .records import Question
 from .scoring import ScoreResult, ScoringStats
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RECORD_FORMAT = 1
 METHODS = ("pretrained", "icl", "finetune")
@@ -261,3 +264,26 @@ def _train_summary(log: Any) -> dict[str, Any]:
     for k in ("seconds", "tokens_per_s", "tokens_per_second"):
         d.pop(k, None)  # timings go to record["timings"]
     return d
+
+
+def load_records(dataset: str | None = None, root: Path | None = None) -> list[dict[str, Any]]:
+    """Every record under results/runs (of one data set if given), checked, in file-name order."""
+    base = (root or results_dir()) / "runs"
+    pattern = f"{dataset}/*.json" if dataset else "*/*.json"
+    return [load_record(p) for p in sorted(base.glob(pattern))]
+
+
+def records_table(records: Sequence[dict[str, Any]]) -> "pd.DataFrame":
+    """One row per record and split: the condition's fields, accuracy, se, se over subsets, n, chance."""
+    import pandas as pd
+
+    rows = []
+    for rec in records:
+        c = rec["condition"]
+        for split, a in rec["accuracy"].items():
+            rows.append({
+                "dataset": c["dataset"], "method": c["method"], "model": c["model"], "profile": c["profile"],
+                "seed": c["seed"], "key": rec["key"], "split": split, "accuracy": a["accuracy"], "se": a["se"],
+                "se_subsets": a.get("se_subsets"), "n": a["n"], "chance": a["chance"],
+            })
+    return pd.DataFrame(rows)

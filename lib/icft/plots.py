@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -12,6 +13,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .io import atomic_write_bytes  # noqa: E402
 from .paths import figures_dir  # noqa: E402
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -45,3 +49,52 @@ def save_figure(fig: plt.Figure, name: str, folder: str | Path | None = None) ->
         fig.savefig(buf, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else None)
         written[fmt] = atomic_write_bytes(folder / f"{name}.{fmt}", buf.getvalue())
     return written
+
+
+# One colour per method, the same in every figure.
+METHOD_COLOURS = {
+    "pretrained": "#999999",
+    "icl": PALETTE[0],
+    "finetune": PALETTE[1],
+    "augmented": PALETTE[2],
+    "oracle": PALETTE[4],
+}
+
+
+def grouped_bars(
+    table: "pd.DataFrame",
+    *,
+    group: str = "split",
+    hue: str = "method",
+    value: str = "accuracy",
+    err: str | None = "se",
+    chance: str | float | None = "chance",
+    ax: plt.Axes | None = None,
+    order: list[str] | None = None,
+    hue_order: list[str] | None = None,
+    colours: dict[str, str] | None = None,
+) -> plt.Axes:
+    """Paper-style grouped bars: one group per `group` value, one bar per `hue` value, error bars
+    from `err`, and a dashed chance line per group (`chance`: a column or one number)."""
+    import numpy as np
+
+    ax = ax or plt.subplots()[1]
+    groups = order or list(dict.fromkeys(table[group]))
+    hues = hue_order or list(dict.fromkeys(table[hue]))
+    colours = {**METHOD_COLOURS, **(colours or {})}
+    width = 0.8 / max(1, len(hues))
+    for j, h in enumerate(hues):
+        rows = table[table[hue] == h].set_index(group).reindex(groups)
+        x = np.arange(len(groups)) + (j - (len(hues) - 1) / 2) * width
+        yerr = rows[err].to_numpy(dtype=float) if err else None
+        ax.bar(x, rows[value].to_numpy(dtype=float), width, yerr=yerr, label=h, color=colours.get(h, PALETTE[j % len(PALETTE)]),
+               error_kw={"elinewidth": 0.8, "capsize": 1.5})
+    for i, g in enumerate(groups):
+        level = chance if isinstance(chance, (int, float)) else (table.loc[table[group] == g, chance].mean() if chance else None)
+        if level is not None:
+            ax.hlines(level, i - 0.45, i + 0.45, colors="black", linestyles="dashed", linewidth=0.8)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(value)
+    ax.legend(fontsize=7, ncols=min(len(hues), 4), loc="upper center", bbox_to_anchor=(0.5, 1.18))
+    return ax
