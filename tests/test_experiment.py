@@ -105,3 +105,17 @@ def test_records_table_and_grouped_bars(tmp_path):
     expected = [table.set_index(["method", "split"]).loc[(m, s), "accuracy"] for m in ("pretrained", "icl") for s in ("forward", "reversal")]
     assert heights == pytest.approx(expected)
     assert len(ax.collections) >= 2  # the chance lines
+
+
+def test_binomial_test_and_validity_checks():
+    assert experiment.binomial_p_above(0, 10, 0.5) == pytest.approx(1.0)
+    assert experiment.binomial_p_above(10, 10, 0.5) == pytest.approx(0.5**10)
+    assert experiment.binomial_p_above(6, 10, 0.5) == pytest.approx(386 / 1024)
+    row = lambda acc, n=40: {"accuracy": acc, "n": n, "chance": 0.5}  # noqa: E731
+    ok = experiment.validity(_cond(), {"forward": row(0.55), "reversal": row(0.5)})
+    assert ok["ok"] and ok["above_chance_p"]["reversal"] > 0.5
+    guessable = experiment.validity(_cond(), {"forward": row(0.9), "reversal": row(0.5)})
+    assert not guessable["ok"]
+    ft = experiment.validity(_cond(method="finetune"), {"forward": row(1.0), "reversal": row(0.1)})
+    assert ft == {"trained_accuracy": {"forward": 1.0}, "ok": True}
+    assert not experiment.validity(_cond(method="finetune"), {"forward": row(0.9), "reversal": row(0.1)})["ok"]

@@ -115,6 +115,48 @@ def accuracy_table(result: ScoreResult) -> dict[str, Any]:
     return table
 
 
+# The splits that ask for a trained fact in the trained direction (reworded): they show whether
+# learning happened at all. simple_syllogisms has none: its only test is the inference.
+TRAINED_SPLITS: dict[str, tuple[str, ...]] = {
+    "simple_reversals": ("forward",),
+    "reversal_curse": ("p2d", "d2p"),
+    "semantic_structure": ("rephrased",),
+    "process_knowledge": ("trained",),
+    "simple_syllogisms": (),
+}
+FT_MIN_TRAINED_ACCURACY = 0.95
+
+
+def binomial_p_above(k: int, n: int, p: float) -> float:
+    """One-sided exact binomial test: P(X >= k) for X ~ Binomial(n, p)."""
+    return float(sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1)))
+
+
+def validity(condition: Condition, table: dict[str, Any], alpha: float = 0.01) -> dict[str, Any]:
+    """The checks that make a comparison meaningful (reported in the record, never used to tune):
+
+    - pretrained: no split above chance (one-sided exact binomial test at `alpha`; chance taken as the
+      mean chance level of the split), else the data would be guessable;
+    - finetune: the trained-direction splits at >= 95%, else FT failed for a dull reason;
+    - icl: the trained-direction accuracy, reported (expected high).
+    """
+    out: dict[str, Any] = {}
+    if condition.method == "pretrained":
+        tests = {}
+        for split, row in table.items():
+            k = round(row["accuracy"] * row["n"])
+            tests[split] = binomial_p_above(k, row["n"], row["chance"])
+        out["above_chance_p"] = tests
+        out["ok"] = all(p >= alpha for p in tests.values())
+    trained = [s for s in TRAINED_SPLITS.get(condition.dataset, ()) if s in table]
+    if condition.method in ("finetune", "icl") and trained:
+        acc = {s: table[s]["accuracy"] for s in trained}
+        out["trained_accuracy"] = acc
+        if condition.method == "finetune":
+            out["ok"] = all(a >= FT_MIN_TRAINED_ACCURACY for a in acc.values())
+    return out
+
+
 def scoring_flops(model: Any, stats: ScoringStats) -> float:
     """Forward FLOPs of an evaluation: 2 x (parameters of the transformer body) per token run, plus
     2 x hidden x vocab per position where the output layer ran. Attention scores are left out."""
@@ -225,6 +267,7 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
     compute["eval_flops"] = scoring_flops(model, result.stats)
 
     record["accuracy"] = accuracy_table(result)
+    record["validity"] = validity(condition, record["accuracy"])
     record["scoring"] = {k: v for k, v in dataclasses.asdict(result.stats).items() if k != "seconds"}
     record["compute"] = compute
     record["questions"] = result.to_records()
