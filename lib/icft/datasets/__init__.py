@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import IcftError
 from ..paths import results_dir
@@ -38,14 +38,31 @@ REGISTRY: dict[str, DatasetSpec] = {
     m.SPEC.name: m.SPEC for m in (simple_reversals, simple_syllogisms, reversal_curse, semantic_structure, process_knowledge)
 }
 
+# name -> oracle_sentences(generated, seed): true statements derived from the training facts (their
+# reversals and deductions) in training phrasings; an upper bound for augmentation, NOT the paper's
+# method (see icft.augment, kind "oracle").
+ORACLES: dict[str, Callable[[Generated, int], list[str]]] = {
+    m.SPEC.name: m.oracle_sentences
+    for m in (simple_reversals, simple_syllogisms, reversal_curse, semantic_structure, process_knowledge)
+}
+
 __all__ = [
-    "PROFILES", "REGISTRY", "build", "default_out_dir", "ensure", "generate", "load_card", "load_documents",
-    "load_questions", "names", "spec",
+    "ORACLES", "PROFILES", "REGISTRY", "build", "default_out_dir", "ensure", "generate", "load_card", "load_documents",
+    "load_questions", "names", "oracle_sentences", "spec",
 ]
 
 
 def names() -> list[str]:
     return list(REGISTRY)
+
+
+def oracle_sentences(name: str, generated: Generated, seed: int = 0) -> list[str]:
+    """The data set's oracle augmentation: true statements derived from `generated`'s TRAINING documents.
+
+    Never read from the test questions; may state what they ask (that is what makes it an upper bound).
+    """
+    spec(name)  # an unknown name raises the usual error
+    return ORACLES[name](generated, seed)
 
 
 def spec(name: str) -> DatasetSpec:

@@ -140,10 +140,12 @@ def annotate_entities(gen: Generated) -> None:
     vocabulary = sorted(set(gen.entities or gen.nonsense_words), key=lambda w: (-len(w), w))
     if not vocabulary:
         return
-    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in vocabulary) + r")(?:e?s)?\b")
+    # case-insensitive: a nonsense noun that opens a sentence or a title is capitalised ("Gruds are ...")
+    canonical = {w.lower(): w for w in vocabulary}
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in vocabulary) + r")(?:e?s)?\b", re.IGNORECASE)
 
     def found(text: str) -> list[str]:
-        return sorted(set(pattern.findall(text)))
+        return sorted({canonical[m.lower()] for m in pattern.findall(text)})
 
     gen.documents[:] = [dataclasses.replace(d, meta={**d.meta, "entities": found(d.text)}) for d in gen.documents]
     gen.questions[:] = [

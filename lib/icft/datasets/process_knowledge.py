@@ -412,3 +412,67 @@ SPEC = DatasetSpec(
     "compositional and 50 trained questions. quick: 8 primitives, 75 expressions (1/2), 45 + 25 questions. "
     "smoke: 5 primitives, 10 expressions.",
 )
+
+
+# --------------------------------------------------------------------------------------- oracle
+
+
+def _rules_from_training(documents: list[Document]) -> tuple[str, dict[str, str], set[str]]:
+    """(the transform's word, primitive -> its image, the combining rules stated) read from the rule documents."""
+    sigma: dict[str, str] = {}
+    combinators: set[str] = set()
+    words: dict[str, int] = {}
+    for d in documents:
+        if d.meta.get("style") != "rule":
+            continue
+        rule = d.meta["rule"]
+        for w in re.findall(r"\b[Tt]he (\w+) of\b", d.text):
+            words[w] = words.get(w, 0) + 1
+        if rule in COMBINATOR_RULES:
+            combinators.add(rule)
+            continue
+        images = {m for m in re.findall(r"\b(\w+)\(x\)", d.text) if m != rule}
+        if len(images) != 1:
+            raise ValueError(f"{d.id}: cannot read the rule for {rule!r} from {d.text!r}")
+        sigma[rule] = images.pop()
+    if not words:
+        raise ValueError("no rule document names the transform")
+    return max(words, key=words.__getitem__), sigma, combinators
+
+
+def oracle_sentences(generated: Generated, seed: int) -> list[str]:
+    """The transform of every expression of every shape over the trained primitives (an augmentation upper bound).
+
+    Derived from the training documents only: the primitive rules and the combining rules are read
+    from the rule documents (`_rules_from_training`); then every expression of the seven shapes over
+    distinct primitives (p(q(x)), p(x) + q(x), p(x) * q(x) and the four nested shapes, trained and
+    held out alike: they all follow from the rules) is transformed and written in a TRAINING example
+    template chosen with `seed` ("The zorp of E is Z."). Test wordings are never used. Shapes whose
+    combining rules are not all stated in training are skipped, and so are the training examples'
+    own expressions (already stated). Not the paper's method: the model writes the augmentations there.
+    """
+    t, sigma, combinators = _rules_from_training(generated.documents)
+    trained = {d.meta["expression"] for d in generated.documents if "expression" in d.meta}
+    needs = {"compose": {"composition"}, "sum": {"sum"}, "product": {"product"},
+             "compose_in_sum": {"composition", "sum"}, "sum_in_product": {"sum", "product"},
+             "compose_in_product": {"composition", "product"}, "product_in_sum": {"product", "sum"}}
+    prims = sorted(sigma)
+    rng = sub_rng(seed, "process_knowledge", "oracle")
+    out: list[str] = []
+    seen: set[str] = set()
+    for shape in SHAPES:
+        if not needs[shape] <= combinators:
+            continue
+        arity = 2 if shape in SINGLE else 3
+        for p in prims:
+            for q in prims:
+                for r in (prims if arity == 3 else [""]):
+                    if len({p, q, r} - {""}) != arity:
+                        continue
+                    e = make(shape, p, q, r)
+                    if show(e) in seen or show(e) in trained:
+                        continue
+                    seen.add(show(e))
+                    template = EXAMPLE_TEMPLATES[rng.randrange(len(EXAMPLE_TEMPLATES))]
+                    out.append(template.format(t=t, e=show(e), z=show(transform(e, sigma))))
+    return out

@@ -241,3 +241,104 @@ SPEC = DatasetSpec(
     options=("rc_data", "nonsense_names"),
     variant=_variant,
 )
+
+
+# --------------------------------------------------------------------------------------- oracle
+
+
+def _description(completion: str) -> str:
+    """A p2d completion as a description phrase: no leading space, no sentence-final period."""
+    text = completion.strip()
+    return text[:-1] if text.endswith(".") else text
+
+
+Template = tuple[str, int, bool]  # (text with {N} and {D} slots, description form, capitalised description)
+
+
+def _learn_templates(documents: list[Document]) -> tuple[list[Template], list[Template], dict[int, int]]:
+    """Sentence templates of the training data, read off the people trained in both directions.
+
+    For a 'both' person the description is known (their p2d completions, one string per p2d template
+    index); finding it, and the name, in each of their training sentences turns the sentence into a
+    template with slots {N} (name) and {D} (description). A description form is identified by the
+    p2d template index it comes from (indices whose descriptions are the same string share a form).
+    Returns (d2p templates, p2d templates, p2d index -> form), each template as (text, form,
+    capitalised description). Works for the generated and the Berglund source alike: no template
+    is typed in here, and none of the test templates is ever seen.
+    """
+    by_person: dict[str, list[Document]] = {}
+    for d in documents:
+        if d.meta.get("group") == "both":
+            by_person.setdefault(d.meta["person"], []).append(d)
+    form_of: dict[int, int] = {}
+    d2p: dict[str, Template] = {}
+    p2d: dict[str, Template] = {}
+    for person, docs in by_person.items():
+        desc = {d.meta["template"]: _description(d.meta["completion"]) for d in docs if d.meta["direction"] == "p2d"}
+        first_index: dict[str, int] = {}
+        for t in sorted(desc):
+            form_of.setdefault(t, first_index.setdefault(desc[t], t))
+        variants = sorted(first_index.items(), key=lambda kv: -len(kv[0]))  # longest description first
+        for d in docs:
+            for text, form in variants:
+                for capitalised, v in ((False, text), (True, text[:1].upper() + text[1:])):
+                    if v and v in d.text and person in d.text.replace(v, ""):
+                        template = d.text.replace(v, "{D}", 1).replace(person, "{N}")
+                        target = d2p if d.meta["direction"] == "d2p" else p2d
+                        target.setdefault(template, (template, form, capitalised))
+                        break
+                else:
+                    continue
+                break
+    return list(d2p.values()), list(p2d.values()), form_of
+
+
+def _fill(template: str, name: str, description: str, capitalised: bool) -> str:
+    if capitalised:
+        description = description[:1].upper() + description[1:]
+    return template.replace("{D}", description).replace("{N}", name)
+
+
+def oracle_sentences(generated: Generated, seed: int) -> list[str]:
+    """Every one-direction fact written in the other direction, in the data set's training templates.
+
+    Derived from the training documents only: templates are learned from the people trained in both
+    directions (`_learn_templates`); then each p2d person's description is written before their name
+    in every learned d2p template (the reversal the test asks for), and each d2p person's name
+    before their description in every learned p2d template (their description is read out of their
+    d2p sentences with the same templates). Test templates are never used. `seed` is unused (all
+    templates are written); it is part of the common signature. Not the paper's method: the model
+    writes the augmentations there.
+    """
+    del seed
+    d2p_templates, p2d_templates, form_of = _learn_templates(generated.documents)
+    p2d_desc: dict[str, dict[int, str]] = {}
+    d2p_docs: dict[str, list[Document]] = {}
+    for d in generated.documents:
+        if d.meta.get("group") == "p2d" and d.meta["template"] in form_of:
+            forms = p2d_desc.setdefault(d.meta["person"], {})
+            forms.setdefault(form_of[d.meta["template"]], _description(d.meta["completion"]))
+        elif d.meta.get("group") == "d2p":
+            d2p_docs.setdefault(d.meta["person"], []).append(d)
+    out: list[str] = []
+    for person, forms in p2d_desc.items():
+        out += [_fill(t, person, forms[form], cap) for t, form, cap in d2p_templates if form in forms]
+    # d2p people: read their description out of their sentences with the learned d2p templates
+    patterns = []
+    for t, form, cap in d2p_templates:
+        pre, _, post = t.partition("{D}")
+        if "{N}" in pre:
+            continue  # the name comes first: no d2p template has that shape, skip if one does
+        regex = re.escape(pre) + "(?P<d>.+)" + re.escape(post).replace(re.escape("{N}"), "(?P<n>.+)")
+        patterns.append((re.compile("^" + regex + "$"), form, cap))
+    for person, docs in d2p_docs.items():
+        found: dict[int, str] = {}
+        for d in docs:
+            for rx, form, cap in patterns:
+                m = rx.match(d.text)
+                if m and m.group("n") == person:
+                    text = m.group("d")
+                    found.setdefault(form, text[:1].lower() + text[1:] if cap else text)
+                    break
+        out += [_fill(t, person, found[form], cap) for t, form, cap in p2d_templates if form in found]
+    return out

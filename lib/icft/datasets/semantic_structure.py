@@ -1446,3 +1446,32 @@ def hierarchy_figure(profile: str = "full", seed: int | None = 0, *, fontsize: f
     fig.suptitle(f"Semantic structure ({profile}: {len(s)} categories)" + ("" if seed is None else f", seed {seed}"),
                  fontsize=fontsize + 3)
     return fig
+
+
+# =========================================================================================== oracle
+
+
+def oracle_sentences(generated: Generated, seed: int) -> list[str]:
+    """The closure of the training facts, written in training phrasings (an augmentation upper bound).
+
+    Derived from the training documents only: the facts they state (their meta "facts") go through
+    the reasoner (`semantic_reasoner.closure`); then every inherited fact (never stated in training)
+    is written forwards, and every fact of the closure, stated or inherited, is written in reverse,
+    each in one training phrasing chosen with `seed`. Held-out phrasings (the `rephrased` test's,
+    with their markers) are never used, so nothing here copies a test sentence's wording; many
+    sentences state what test questions ask, which is the point of an upper bound. The nonsense words
+    come from the data set's own vocabulary (`generated.extra["vocabulary"]`). Not the paper's
+    method: the model writes the augmentations there.
+    """
+    lex = Lexicon(dict(generated.extra["vocabulary"]), load_structure())
+    stated = training_facts(generated.documents)
+    world = closure(stated)
+    rng = sub_rng(seed, NAME, "oracle")
+    phrasings = {(k, d): [p for p in PHRASINGS if p.kind == k and p.direction == d and not p.held_out]
+                 for k in ("isa", "is", "has", "can", "rel") for d in ("forward", "reverse")}
+    out: list[str] = []
+    for f in sorted(world, key=lambda f: f.id):
+        if f not in stated:
+            out.append(render(rng.choice(phrasings[(f.kind, "forward")]).template, lex.slots(f)))
+        out.append(render(rng.choice(phrasings[(f.kind, "reverse")]).template, lex.slots(f)))
+    return out

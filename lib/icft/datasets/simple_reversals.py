@@ -174,3 +174,34 @@ SPEC = DatasetSpec(
     profile_note="full: 100 facts x 10 articles (the paper). quick: 40 facts x 10 articles (2/5 of full, the same "
     "repetition per fact). smoke: 6 facts x 3 articles (tests only).",
 )
+
+
+# --------------------------------------------------------------------------------------- oracle
+
+
+def oracle_sentences(generated: Generated, seed: int) -> list[str]:
+    """The reversal of every trained fact, each written with training lead-ins (an augmentation upper bound).
+
+    Derived from the training documents only (their meta: subject, object, stated comparison,
+    feature): "glon are heavier than blick" -> "blick are lighter than glon", once per training
+    article of the fact, each time with a different TRAINING lead-in (never a test lead-in). This is
+    what a perfect reverser would write; it is not the paper's method (the model writes the
+    augmentations there).
+    """
+    by_name = {f.name: f for f in FEATURES}
+    facts: dict[int, dict] = {}
+    articles: dict[int, int] = {}
+    for d in generated.documents:
+        m = d.meta
+        facts.setdefault(m["fact"], m)
+        articles[m["fact"]] = articles.get(m["fact"], 0) + 1
+    rng = sub_rng(seed, "simple_reversals", "oracle")
+    out: list[str] = []
+    for i in sorted(facts):
+        m = facts[i]
+        feat = by_name[m["feature"]]
+        opposite = feat.less if m["stated"] == feat.more else feat.more
+        reversed_fact = f"{m['object']} are {opposite} than {m['subject']}"
+        for k in rng.sample(range(len(TRAIN_LEADINS)), min(articles[i], len(TRAIN_LEADINS))):
+            out.append(TRAIN_LEADINS[k].format(fact=reversed_fact))
+    return out

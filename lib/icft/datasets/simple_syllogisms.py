@@ -124,3 +124,33 @@ SPEC = DatasetSpec(
     generate=generate,
     profile_note="full: 69 examples (the paper). quick: 36 (about 1/2; 12 per conclusion type). smoke: 9.",
 )
+
+
+# --------------------------------------------------------------------------------------- oracle
+
+
+def oracle_sentences(generated: Generated, seed: int) -> list[str]:
+    """The valid conclusion of every training example, in the training format (an augmentation upper bound).
+
+    Derived from the training documents only: the two premises are read from each document's text
+    and the conclusion over the two end terms is found by the model checker (`icft.logic.entails`),
+    e.g. "The relationships between glon, troff and yomp are: All troff are yomp." (the training
+    context line with the three terms, never the test's two-term line). A symmetric conclusion
+    (Some/No) is written in both of its equivalent directions. `seed` is unused (nothing is drawn);
+    it is part of the common signature. Not the paper's method: the model writes the augmentations
+    there.
+    """
+    from ..logic import parse
+
+    del seed
+    out: list[str] = []
+    for d in generated.documents:
+        head, _, body = d.text.partition(": ")
+        premises = [parse(s.strip() + ".") for s in body.split(".") if s.strip()]
+        terms = {t for p in premises for t in (p.subject, p.predicate)}
+        middle = [t for t in terms if all(t in (p.subject, p.predicate) for p in premises)]
+        if len(premises) != 2 or len(terms) != 3 or len(middle) != 1:
+            raise ValueError(f"{d.id}: not two premises over three terms: {d.text!r}")
+        s, p = sorted(terms - set(middle))
+        out += [f"{head}: {c.text()}" for c in all_statements(s, p) if entails(premises, c)]
+    return out
