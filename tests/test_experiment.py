@@ -119,3 +119,32 @@ def test_binomial_test_and_validity_checks():
     ft = experiment.validity(_cond(method="finetune"), {"forward": row(1.0), "reversal": row(0.1)})
     assert ft == {"trained_accuracy": {"forward": 1.0}, "ok": True}
     assert not experiment.validity(_cond(method="finetune"), {"forward": row(0.9), "reversal": row(0.1)})["ok"]
+
+
+SMOKE_METHODS = [
+    ("pretrained", {}),
+    ("icl", {}),
+    ("finetune", {"finetune": {"steps": 2, "batch_size": 4}}),
+    ("augmented", {"finetune": {"steps": 2, "batch_size": 4}, "augment": {"kind": "local", "max_sentences": 3, "max_new_tokens_local": 12}}),
+    ("augmented", {"finetune": {"steps": 2, "batch_size": 4}, "augment": {"kind": "global", "max_documents": 2, "max_new_tokens_global": 12}}),
+    ("augmented", {"finetune": {"steps": 2, "batch_size": 4}, "augment": {"kind": "oracle"}}),
+]
+
+
+@pytest.mark.parametrize("dataset", ["simple_reversals", "simple_syllogisms", "reversal_curse", "semantic_structure", "process_knowledge"])
+def test_every_method_runs_on_every_data_set(tmp_path, dataset):
+    """The whole pipeline at the smoke profile on the tiny model: every method gives a complete record."""
+    for method, options in SMOKE_METHODS:
+        cond = _cond(dataset=dataset, method=method, **options)
+        rec = experiment.run(cond, root=tmp_path, progress=False)
+        assert rec["accuracy"] and all(0 <= row["accuracy"] <= 1 for row in rec["accuracy"].values()), (method, options)
+        assert len(rec["questions"]) == sum(rec["data"]["questions"].values())
+        if method in ("finetune", "augmented"):
+            assert rec["training"]["steps"] == 2 and (tmp_path / rec["adapter"]).is_dir()
+        if method == "augmented":
+            aug = rec["augmentation"]
+            assert aug["counts"]["kept"] == aug["documents"] and "coverage" in aug["quality"]
+            if options["augment"]["kind"] == "oracle":
+                assert aug["documents"] > 0 and rec["compute"]["augment_flops"] == 0
+            else:
+                assert rec["compute"]["augment_flops"] > 0

@@ -148,12 +148,12 @@ def _parse_settings(items: list[str]) -> dict[str, dict[str, Any]]:
     """--set GROUP.KEY=VALUE (GROUP: data, icl, finetune); VALUE is read as JSON when it parses."""
     import json
 
-    groups: dict[str, dict[str, Any]] = {"data": {}, "icl": {}, "finetune": {}}
+    groups: dict[str, dict[str, Any]] = {"data": {}, "icl": {}, "finetune": {}, "augment": {}}
     for item in items:
         key, sep, value = item.partition("=")
         group, dot, name = key.strip().partition(".")
         if not sep or not dot or group not in groups or not name:
-            raise IcftError(f"--set {item!r} is not GROUP.KEY=VALUE with GROUP one of data, icl, finetune",
+            raise IcftError(f"--set {item!r} is not GROUP.KEY=VALUE with GROUP one of data, icl, finetune, augment",
                             fix="write it like --set finetune.steps=300 or --set icl.fraction=0.125")
         try:
             groups[group][name] = json.loads(value)
@@ -168,7 +168,8 @@ def _run(args: argparse.Namespace) -> int:
     settings = _parse_settings(args.set)
     condition = experiment.Condition(
         dataset=args.dataset, method=args.method, profile=args.profile, model=args.model, seed=args.seed,
-        data_options=settings["data"], icl=settings["icl"], finetune=settings["finetune"], device=args.device,
+        data_options=settings["data"], icl=settings["icl"], finetune=settings["finetune"], augment=settings["augment"],
+        device=args.device,
     )
     from . import datasets
 
@@ -216,13 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run one condition and write its record")
     r.add_argument("dataset", help="a data set (see `icft data list`)")
-    r.add_argument("--method", default="pretrained", help="pretrained, icl or finetune")
+    r.add_argument("--method", default="pretrained", help="pretrained, icl, finetune or augmented")
     r.add_argument("--profile", default="quick")
     r.add_argument("--model", default="gemma-3-270m")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--device", default="auto")
     r.add_argument("--set", action="append", default=[], metavar="GROUP.KEY=VALUE",
-                   help="an option of the data set (data.nonsense_names=true), ICL (icl.fraction=0.125) or fine-tuning (finetune.steps=300)")
+                   help="an option of the data set (data.nonsense_names=true), ICL (icl.fraction=0.125), fine-tuning "
+                   "(finetune.steps=300) or augmentation (augment.kind=global)")
     r.add_argument("--force", action="store_true", help="rerun even if the record exists")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=_run)

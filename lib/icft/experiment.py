@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 RECORD_FORMAT = 1
-METHODS = ("pretrained", "icl", "finetune")
+METHODS = ("pretrained", "icl", "finetune", "augmented")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,8 @@ class Condition:
     seed: int = 0  # the data set, the ICL document order and the fine-tuning run all take it
     data_options: dict[str, Any] = field(default_factory=dict)  # e.g. nonsense_names, rc_data
     icl: dict[str, Any] = field(default_factory=dict)  # ICLOptions fields; fraction may be "auto"
-    finetune: dict[str, Any] = field(default_factory=dict)  # FinetuneConfig fields
+    finetune: dict[str, Any] = field(default_factory=dict)  # FinetuneConfig fields (finetune and augmented)
+    augment: dict[str, Any] = field(default_factory=dict)  # AugmentConfig fields; kind "oracle" is not the paper's method
     device: str = "auto"  # not part of the key: the same condition on another device is the same experiment
     normalization: str = "sum"
 
@@ -149,10 +150,10 @@ def validity(condition: Condition, table: dict[str, Any], alpha: float = 0.01) -
         out["above_chance_p"] = tests
         out["ok"] = all(p >= alpha for p in tests.values())
     trained = [s for s in TRAINED_SPLITS.get(condition.dataset, ()) if s in table]
-    if condition.method in ("finetune", "icl") and trained:
+    if condition.method in ("finetune", "augmented", "icl") and trained:
         acc = {s: table[s]["accuracy"] for s in trained}
         out["trained_accuracy"] = acc
-        if condition.method == "finetune":
+        if condition.method != "icl":
             out["ok"] = all(a >= FT_MIN_TRAINED_ACCURACY for a in acc.values())
     return out
 
@@ -248,12 +249,17 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
         opts = _icl_options(condition, model, tokenizer, documents, questions)
         record["icl"] = opts.to_dict()
         context = icl.contexts(tokenizer, documents, questions, opts)
-    elif condition.method == "finetune":
+    elif condition.method in ("finetune", "augmented"):
         from . import finetune as ft
 
         config = ft.FinetuneConfig(**{"seed": condition.seed, **condition.finetune})
+        train_docs = list(documents)
+        if condition.method == "augmented":
+            extra, record["augmentation"], compute["augment_flops"] = _augment(condition, model, tokenizer, documents, questions, root, progress)
+            timings["augment"] = record["augmentation"].pop("seconds")
+            train_docs += extra
         t = time.perf_counter()
-        model, log = ft.finetune(model, tokenizer, documents, config, progress=progress)
+        model, log = ft.finetune(model, tokenizer, train_docs, config, progress=progress)
         timings["train"] = time.perf_counter() - t
         record["training"] = _train_summary(log)
         compute["train_flops"] = float(ft.flops_estimate(model, log.tokens))
@@ -276,6 +282,34 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
     record["timings"] = {k: round(v, 3) for k, v in timings.items()} | {"device": str(next(model.parameters()).device)}
     atomic_write_json(path, record)
     return record
+
+
+def _augment(condition: Condition, model: Any, tokenizer: Any, documents: Sequence[Any], questions: Sequence[Question],
+             root: Path | None, progress: bool) -> tuple[list[Any], dict[str, Any], float]:
+    """The augmentation documents, their summary for the record (counts, quality) and their FLOPs.
+
+    The test questions go to `augment.quality` only, to judge what was generated; generation never
+    sees them.
+    """
+    from . import augment as aug
+    from . import datasets
+
+    config = aug.AugmentConfig(**{"seed": condition.seed, **condition.augment})
+    generated, _, _ = datasets.generate(condition.dataset, condition.profile, condition.seed, **condition.data_options)
+    result = aug.augment(model, tokenizer, documents, config, dataset=condition.dataset, generated=generated,
+                         cache_dir=(root or results_dir()) / "augment", progress=progress)
+    oracle = datasets.oracle_sentences(condition.dataset, generated, condition.seed)
+    summary = {
+        "config": config.to_dict(),
+        "counts": dict(result.counts),
+        "documents": len(result.documents),
+        "generated_tokens": result.generated_tokens,
+        "prompt_tokens": result.prompt_tokens,
+        "quality": aug.quality(result.documents, questions, oracle, documents=documents),
+        "examples": [d.text for d in result.documents[:10]],
+        "seconds": result.seconds,
+    }
+    return result.documents, summary, float(aug.generation_flops(model, result.prompt_tokens, result.generated_tokens))
 
 
 def _icl_options(condition: Condition, model: Any, tokenizer: Any, documents: Sequence[Any], questions: Sequence[Question]) -> Any:
