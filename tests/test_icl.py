@@ -94,3 +94,10 @@ def test_too_long_context_says_which_fraction_fits(tiny_smollm2, reversals, monk
 def test_bad_options_are_refused(kwargs):
     with pytest.raises(IcftError):
         icl.ICLOptions(**kwargs)
+
+
+def test_largest_fraction_halves_until_the_selection_fits(reversals):
+    docs, _ = reversals  # 18 documents
+    assert icl.largest_fraction(docs, 0, lambda chosen: True) == 1.0
+    assert icl.largest_fraction(docs, 0, lambda chosen: len(chosen) <= 5) == 0.25
+    assert icl.largest_fraction(docs, 0, lambda chosen: False) == 0.0

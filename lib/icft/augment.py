@@ -52,7 +52,7 @@ from tqdm.auto import tqdm
 
 from .errors import IcftError
 from .finetune import split_sentences  # the trainer's splitter: augmentation sees the same sentences
-from .icl import select_documents
+from .icl import largest_fraction, select_documents, uses_chat
 from .io import atomic_write_json
 from .paths import results_dir
 from .records import Document, Question
@@ -275,16 +275,9 @@ def _prefix_ids(tokenizer: Any, chat: bool, text: str) -> list[int]:
     return _encode(tokenizer, text) if chat else _bos(tokenizer) + _encode(tokenizer, text)
 
 
-def _uses_chat(tokenizer: Any, chat: bool | None) -> bool:
-    has = bool(getattr(tokenizer, "chat_template", None))
-    if chat and not has:
-        raise IcftError("chat formatting was asked for but this tokenizer has no chat template", fix="use chat=None")
-    return has if chat is None else bool(chat)
-
-
 def local_prompt(tokenizer: Any, chat: bool | None = None) -> tuple[list[int], Callable[[str], list[int]]]:
     """(shared prefix ids, sentence -> the ids that follow the prefix) of the local prompt."""
-    use_chat = _uses_chat(tokenizer, chat)
+    use_chat = uses_chat(tokenizer, chat)
     head = LOCAL_INSTRUCTION + "\n\n" + fewshot_text() + "\n\n"
     if use_chat:
         pre, post = _template(tokenizer, True, head + "Statement:" + _PLACEHOLDER, "Restatements:\n-")
@@ -297,7 +290,7 @@ def local_prompt(tokenizer: Any, chat: bool | None = None) -> tuple[list[int], C
 def global_prompt(tokenizer: Any, context_documents: Sequence[Document],
                   chat: bool | None = None) -> tuple[list[int], Callable[[str], list[int]]]:
     """(shared prefix ids: instruction + documents, focus document text -> the ids that follow)."""
-    use_chat = _uses_chat(tokenizer, chat)
+    use_chat = uses_chat(tokenizer, chat)
     docs = "\n\n".join(d.text.strip() for d in context_documents)
     head = f"{GLOBAL_INSTRUCTION}\n\n{GLOBAL_EXAMPLE}\n\n{GLOBAL_DOCS_HEADER}\n\n{docs}\n\n{GLOBAL_FOCUS}"
     if use_chat:
@@ -730,7 +723,7 @@ def _base_fields(kind: str, model: Any, tokenizer: Any, documents: Sequence[Docu
 
 def _local(model: Any, tokenizer: Any, documents: Sequence[Document], config: AugmentConfig, *, dataset: str | None,
            cache_dir: Path | None, extra: str, progress: bool, batch_rows: int, chat: bool | None) -> AugmentResult:
-    use_chat = _uses_chat(tokenizer, chat)
+    use_chat = uses_chat(tokenizer, chat)
     filt = SentenceFilter(documents)
     focus = _subset(list(documents), config.max_documents, config.seed, "documents")
     items: list[tuple[str, int, str]] = []  # (document id, sentence index, sentence)
@@ -773,22 +766,19 @@ def _local(model: Any, tokenizer: Any, documents: Sequence[Document], config: Au
 def context_fraction_that_fits(tokenizer: Any, documents: Sequence[Document], seed: int, budget: int,
                                chat: bool | None = None) -> tuple[float, list[Document], list[int]]:
     """The largest of 1, 1/2, 1/4, ... whose global prefix is at most `budget` tokens: (fraction, documents, prefix ids)."""
-    fraction = 1.0
-    while True:
-        chosen = select_documents(documents, fraction, seed)
-        prefix, _ = global_prompt(tokenizer, chosen, chat)
-        if len(prefix) <= budget:
-            return fraction, chosen, prefix
-        if len(chosen) == 1:
-            raise IcftError(f"global augmentation: even one document makes a {len(prefix)}-token context, over the "
-                            f"{budget} tokens left in the model's window",
-                            fix="use local augmentation, or a model with a longer window")
-        fraction /= 2
+    fraction = largest_fraction(documents, seed, lambda chosen: len(global_prompt(tokenizer, chosen, chat)[0]) <= budget)
+    if fraction == 0.0:
+        one, _ = global_prompt(tokenizer, select_documents(documents, 1 / len(documents), seed), chat)
+        raise IcftError(f"global augmentation: even one document makes a {len(one)}-token context, over the "
+                        f"{budget} tokens left in the model's window",
+                        fix="use local augmentation, or a model with a longer window")
+    chosen = select_documents(documents, fraction, seed)
+    return fraction, chosen, global_prompt(tokenizer, chosen, chat)[0]
 
 
 def _global(model: Any, tokenizer: Any, documents: Sequence[Document], config: AugmentConfig, *, dataset: str | None,
             cache_dir: Path | None, extra: str, progress: bool, batch_rows: int, chat: bool | None) -> AugmentResult:
-    use_chat = _uses_chat(tokenizer, chat)
+    use_chat = uses_chat(tokenizer, chat)
     filt = SentenceFilter(documents)
     focus = _subset(list(documents), config.max_documents, config.seed, "documents")
     _, encode = global_prompt(tokenizer, [], use_chat)

@@ -315,25 +315,25 @@ def _augment(condition: Condition, model: Any, tokenizer: Any, documents: Sequen
 def _icl_options(condition: Condition, model: Any, tokenizer: Any, documents: Sequence[Any], questions: Sequence[Question]) -> Any:
     """ICLOptions of the condition; fraction "auto" is the largest of 1, 1/2, 1/4, ... that fits the window."""
     from . import icl
-    from .scoring import build_requests, model_window
+    from .scoring import build_requests, model_window, prefix_tokens
 
     fields = {"seed": condition.seed, **condition.icl}
     if fields.get("fraction", "auto") != "auto":
         return icl.ICLOptions(**fields)
     fields.pop("fraction", None)
+    opts = icl.ICLOptions(**fields)
     window = model_window(model)
+    if opts.relevant_only or window is None:
+        return dataclasses.replace(opts, fraction=1.0)
     _, requests = build_requests(tokenizer, questions, "")
-    budget = (window or 1 << 62) - max(len(r.tokens) for r in requests) - 1  # -1: the last prefix token starts every row
-    fraction = 1.0
-    while fraction > 1 / 1024:
-        opts = icl.ICLOptions(fraction=fraction, **fields)
-        if opts.relevant_only or window is None:
-            return opts
-        ctx = icl.build_context(tokenizer, icl.select_documents(documents, fraction, opts.seed), opts)
-        if len(tokenizer(ctx, add_special_tokens=False)["input_ids"]) + 1 <= budget:
-            return opts
-        fraction /= 2
-    raise IcftError(f"not even 1/1024 of the {condition.dataset} documents fits the window of {condition.model}", fix="use relevant_only, or a model with a longer window")
+    budget = window - max(len(r.tokens) for r in requests) - 1  # -1: the last prefix token starts every row
+    fraction = icl.largest_fraction(
+        documents, opts.seed, lambda chosen: len(prefix_tokens(tokenizer, icl.build_context(tokenizer, chosen, opts))) <= budget
+    )
+    if fraction == 0.0:
+        raise IcftError(f"not even one {condition.dataset} document fits the window of {condition.model}",
+                        fix="use icl.relevant_only=true, or a model with a longer window")
+    return dataclasses.replace(opts, fraction=fraction)
 
 
 def _train_summary(log: Any) -> dict[str, Any]:

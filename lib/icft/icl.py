@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import IcftError
 from .records import Document, Question
@@ -52,6 +52,22 @@ def select_documents(documents: Sequence[Document], fraction: float, seed: int) 
     rng = random.Random(seed)
     n = max(1, round(fraction * len(documents)))
     return rng.sample(list(documents), n)  # sample() both subsamples and shuffles
+
+
+def largest_fraction(documents: Sequence[Document], seed: int, fits: Callable[[list[Document]], bool]) -> float:
+    """The largest of 1, 1/2, 1/4, ... whose seeded selection of documents `fits` (0.0 if not even one does).
+
+    The rule behind fraction "auto": the paper used all documents, or 1/8 of them for its largest
+    data sets; a small model's window decides it here.
+    """
+    fraction = 1.0
+    while True:
+        chosen = select_documents(documents, fraction, seed)
+        if fits(chosen):
+            return fraction
+        if len(chosen) == 1:
+            return 0.0
+        fraction /= 2
 
 
 def relevant_documents(documents: Sequence[Document], question: Question) -> list[Document]:
