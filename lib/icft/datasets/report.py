@@ -91,3 +91,18 @@ def word_table(cards: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 def load_cards(folders: Iterable[str | Path]) -> list[dict[str, Any]]:
     return [load_card(f) for f in folders]
+
+
+def summary(cards: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the paper's data-set table shows, as JSON: per data set, documents and questions per split."""
+    return [
+        {
+            "name": c["name"] + (" (nonsense names)" if c.get("names") == "nonsense" else ""),
+            "source": c.get("source", "generated"),
+            "profile": c["profile"],
+            "documents": c["counts"]["documents"],
+            "splits": [{"split": s, "questions": n, "chance": c["chance"][s]} for s, n in c["counts"]["questions"].items()],
+            "tokens_per_word": (c.get("nonsense_words") or {}).get("tokens_per_word", {}).get("mean"),
+        }
+        for c in cards
+    ]
