@@ -115,7 +115,10 @@ def test_binomial_test_and_validity_checks():
     ok = experiment.validity(_cond(), {"forward": row(0.55), "reversal": row(0.5)})
     assert ok["ok"] and ok["above_chance_p"]["reversal"] > 0.5
     guessable = experiment.validity(_cond(), {"forward": row(0.9), "reversal": row(0.5)})
-    assert not guessable["ok"]
+    assert not guessable["ok"] and guessable["below_chance"] == []
+    biased = experiment.validity(_cond(), {"forward": row(0.05), "reversal": row(0.5)})
+    assert biased["ok"] and biased["below_chance"] == ["forward"]
+    assert biased["below_chance_p"]["forward"] == pytest.approx((1 + 40 + 780) / 2**40)  # P(X <= 2), n=40
     ft = experiment.validity(_cond(method="finetune"), {"forward": row(1.0), "reversal": row(0.1)})
     assert ft == {"trained_accuracy": {"forward": 1.0}, "ok": True}
     assert not experiment.validity(_cond(method="finetune"), {"forward": row(0.9), "reversal": row(0.1)})["ok"]

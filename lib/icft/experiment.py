@@ -137,18 +137,23 @@ def validity(condition: Condition, table: dict[str, Any], alpha: float = 0.01) -
     """The checks that make a comparison meaningful (reported in the record, never used to tune):
 
     - pretrained: no split above chance (one-sided exact binomial test at `alpha`; chance taken as the
-      mean chance level of the split), else the data would be guessable;
+      mean chance level of the split), else the data would be guessable; splits far below chance are
+      listed too (the distractors are systematically preferred: the test is not neutral);
     - finetune: the trained-direction splits at >= 95%, else FT failed for a dull reason;
     - icl: the trained-direction accuracy, reported (expected high).
     """
     out: dict[str, Any] = {}
     if condition.method == "pretrained":
-        tests = {}
+        above, below = {}, {}
         for split, row in table.items():
             k = round(row["accuracy"] * row["n"])
-            tests[split] = binomial_p_above(k, row["n"], row["chance"])
-        out["above_chance_p"] = tests
-        out["ok"] = all(p >= alpha for p in tests.values())
+            above[split] = binomial_p_above(k, row["n"], row["chance"])
+            # P(X <= k) = 1 - P(X >= k + 1)
+            below[split] = 1.0 - binomial_p_above(k + 1, row["n"], row["chance"])
+        out["above_chance_p"], out["below_chance_p"] = above, below
+        out["ok"] = all(p >= alpha for p in above.values())
+        # far below chance: the distractors are systematically preferred, so the test is not neutral
+        out["below_chance"] = sorted(s for s, p in below.items() if p < alpha)
     trained = [s for s in TRAINED_SPLITS.get(condition.dataset, ()) if s in table]
     if condition.method in ("finetune", "augmented", "icl") and trained:
         acc = {s: table[s]["accuracy"] for s in trained}
