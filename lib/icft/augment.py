@@ -11,7 +11,7 @@ context to write more training data, then fine-tune on the documents plus these 
   1, 1/2, 1/4, ... that fits the window: `context_fraction="auto"`) are in context, then one focus
   document, and the model writes the inferences linking it with the rest. The shared part
   (instruction + documents) is run ONCE (`scoring.prefill`) and its key/value cache is reused for
-  every focus document (`scoring._fork_cache`), so each document costs only its own tokens.
+  every focus document (`scoring.fork_cache`), so each document costs only its own tokens.
 - **oracle**: the same slots filled from the data set's own logical closure of its TRAINING facts
   (`icft.datasets.oracle_sentences`): an upper bound of what augmentation can give. NOT the paper's
   method, and labelled so in every record it makes (meta "oracle": True).
@@ -56,7 +56,7 @@ from .icl import largest_fraction, select_documents, uses_chat
 from .io import atomic_write_json
 from .paths import results_dir
 from .records import Document, Question
-from .scoring import _bos, _cache_bytes, _cache_kwarg, _decoder, _encode, _fork_cache, _new_cache, model_window, prefill
+from .scoring import bos_ids, cache_bytes, cache_kwarg, decoder_of, encode_text, fork_cache, new_cache, model_window, prefill
 
 KINDS = ("local", "global", "both", "oracle")
 CACHE_FORMAT = 1
@@ -272,7 +272,7 @@ def _template(tokenizer: Any, chat: bool, user_text: str, assistant_prefix: str)
 def _prefix_ids(tokenizer: Any, chat: bool, text: str) -> list[int]:
     # A chat template writes its own BOS text (parsed as the special token); plain text gets BOS if the
     # tokenizer uses one, as in scoring.
-    return _encode(tokenizer, text) if chat else _bos(tokenizer) + _encode(tokenizer, text)
+    return encode_text(tokenizer, text) if chat else bos_ids(tokenizer) + encode_text(tokenizer, text)
 
 
 def local_prompt(tokenizer: Any, chat: bool | None = None) -> tuple[list[int], Callable[[str], list[int]]]:
@@ -284,7 +284,7 @@ def local_prompt(tokenizer: Any, chat: bool | None = None) -> tuple[list[int], C
     else:
         pre, post = _template(tokenizer, False, head + LOCAL_ITEM.replace("{item}", _PLACEHOLDER), "")
     prefix = _prefix_ids(tokenizer, use_chat, pre)
-    return prefix, lambda sentence: _encode(tokenizer, " " + sentence.strip() + post)
+    return prefix, lambda sentence: encode_text(tokenizer, " " + sentence.strip() + post)
 
 
 def global_prompt(tokenizer: Any, context_documents: Sequence[Document],
@@ -299,7 +299,7 @@ def global_prompt(tokenizer: Any, context_documents: Sequence[Document],
     else:
         pre, post = _template(tokenizer, False, head + GLOBAL_ITEM.replace("{item}", _PLACEHOLDER), "")
     prefix = _prefix_ids(tokenizer, use_chat, pre)
-    return prefix, lambda text: _encode(tokenizer, text.strip() + post)
+    return prefix, lambda text: encode_text(tokenizer, text.strip() + post)
 
 
 # =========================================================================================== generation
@@ -392,15 +392,15 @@ def generate(
     if any(len(s) == 0 for s in suffixes):
         raise ValueError("every prompt needs at least one token after the shared prefix")
     device = next(model.parameters()).device
-    decoder = _decoder(model)
-    kw = _cache_kwarg(decoder)
+    decoder = decoder_of(model)
+    kw = cache_kwarg(decoder)
     stops = eos_ids(model, tokenizer)
     base = prefill(model, list(prefix), prefill_chunk) if prefix else None
     stats.prompt_tokens += len(prefix)
     stats.prefill_seconds += time.perf_counter() - t0
     rows_cap = batch_rows
     if base is not None:
-        rows_cap = max(1, min(batch_rows, (max_cache_mb << 20) // max(1, _cache_bytes(base))))
+        rows_cap = max(1, min(batch_rows, (max_cache_mb << 20) // max(1, cache_bytes(base))))
     P = len(prefix)
 
     order = sorted(range(len(suffixes)), key=lambda i: (len(suffixes[i]), i))
@@ -417,7 +417,7 @@ def generate(
         L = len(suffixes[batch[0]])
         ids = torch.tensor([list(suffixes[i]) for i in batch], device=device)
         pos = torch.arange(P, P + L, device=device)[None].expand(len(batch), -1)
-        cache = _fork_cache(base, len(batch)) if base is not None else _new_cache(model)
+        cache = fork_cache(base, len(batch)) if base is not None else new_cache(model)
         hidden = decoder(input_ids=ids, position_ids=pos, use_cache=True, **{kw: cache}).last_hidden_state[:, -1]
         stats.prompt_tokens += len(batch) * L
         stats.forward_passes += 1

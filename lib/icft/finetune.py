@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 
 from .errors import IcftError
 from .records import Document
-from .scoring import _bos, _encode, encode_continuation
+from .scoring import bos_ids, encode_text, encode_continuation
 
 METHODS = ("lora", "full")
 SCHEDULES = ("cosine", "constant")
@@ -254,11 +254,11 @@ def tokenize_example(tokenizer: Any, example: Example, loss_on: str = "all") -> 
     eos = tokenizer.eos_token_id
     if eos is None:
         raise IcftError("the tokenizer has no EOS token, which ends every training example", fix="use a tokenizer with eos_token set")
-    bos = _bos(tokenizer)
+    bos = bos_ids(tokenizer)
     if example.prompt:
         p_ids, c_ids = encode_continuation(tokenizer, example.prompt, example.completion)
     else:
-        p_ids, c_ids = [], _encode(tokenizer, example.completion)
+        p_ids, c_ids = [], encode_text(tokenizer, example.completion)
     prompt_loss = loss_on == "all" and not example.mask_prompt
     ids = bos + p_ids + c_ids + [eos]
     mask = [False] * len(bos) + [prompt_loss] * len(p_ids) + [True] * (len(c_ids) + 1)

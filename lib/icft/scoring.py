@@ -142,11 +142,12 @@ class Request:
     n_scored: int
 
 
-def _encode(tokenizer: Any, text: str) -> list[int]:
+def encode_text(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of `text` with no special tokens (BOS is the shared prefix's business)."""
     return list(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
 
 
-def _bos(tokenizer: Any) -> list[int]:
+def bos_ids(tokenizer: Any) -> list[int]:
     """[BOS] if this tokenizer starts sequences with it (Gemma does, SmolLM2 does not)."""
     ids = tokenizer("a")["input_ids"]
     bos = tokenizer.bos_token_id
@@ -155,7 +156,7 @@ def _bos(tokenizer: Any) -> list[int]:
 
 def prefix_tokens(tokenizer: Any, context: str) -> list[int]:
     """The shared prefix every question of a context is scored after: BOS (if used) + the context."""
-    return _bos(tokenizer) + _encode(tokenizer, context)
+    return bos_ids(tokenizer) + encode_text(tokenizer, context)
 
 
 def encode_continuation(tokenizer: Any, prompt: str, choice: str) -> tuple[list[int], list[int]]:
@@ -168,13 +169,13 @@ def encode_continuation(tokenizer: Any, prompt: str, choice: str) -> tuple[list[
     stripped = prompt.rstrip()
     if stripped != prompt:
         prompt, choice = stripped, prompt[len(stripped):] + choice
-    prompt_ids = _encode(tokenizer, prompt)
-    whole = _encode(tokenizer, prompt + choice)
+    prompt_ids = encode_text(tokenizer, prompt)
+    whole = encode_text(tokenizer, prompt + choice)
     if whole[: len(prompt_ids)] == prompt_ids and len(whole) > len(prompt_ids):
         return prompt_ids, whole[len(prompt_ids):]
     # The last prompt token merged with the choice's first characters: keep the prompt as the
     # model was given it and tokenize the choice on its own.
-    return prompt_ids, _encode(tokenizer, choice)
+    return prompt_ids, encode_text(tokenizer, choice)
 
 
 def build_requests(tokenizer: Any, questions: Sequence[Question], context: str = "") -> tuple[list[int], list[Request]]:
@@ -199,23 +200,23 @@ def build_requests(tokenizer: Any, questions: Sequence[Question], context: str =
 # ------------------------------------------------------------------------------------ model plumbing
 
 
-def _decoder(model: Any) -> Any:
+def decoder_of(model: Any) -> Any:
     """The transformer body without the output layer (so we choose where logits are computed)."""
     return model.get_decoder()
 
 
-def _cache_kwarg(decoder: Any) -> str:
+def cache_kwarg(decoder: Any) -> str:
     params = inspect.signature(decoder.forward).parameters
     return "cache" if "cache" in params else "past_key_values"  # transformers 5.2x renamed it
 
 
-def _new_cache(model: Any) -> Any:
+def new_cache(model: Any) -> Any:
     from transformers import DynamicCache
 
     return DynamicCache(config=model.config)
 
 
-def _fork_cache(base: Any, batch: int) -> Any:
+def fork_cache(base: Any, batch: int) -> Any:
     """A cache whose layers view `base` broadcast to `batch` rows, without copying it.
 
     Dynamic cache layers grow by `torch.cat`, which allocates, so forward passes on the fork never
@@ -232,7 +233,7 @@ def _fork_cache(base: Any, batch: int) -> Any:
     return fork
 
 
-def _cache_bytes(cache: Any) -> int:
+def cache_bytes(cache: Any) -> int:
     total = 0
     for layer in cache.layers:
         if getattr(layer, "is_initialized", False) and layer.keys is not None:
@@ -256,10 +257,10 @@ def _output_logprobs(model: Any, hidden: torch.Tensor, targets: torch.Tensor, ch
 @torch.inference_mode()
 def prefill(model: Any, ids: Sequence[int], chunk_tokens: int = 2048) -> Any:
     """Run `ids` through the model in chunks and return the key/value cache (no logits)."""
-    decoder = _decoder(model)
-    kw = _cache_kwarg(decoder)
+    decoder = decoder_of(model)
+    kw = cache_kwarg(decoder)
     device = next(model.parameters()).device
-    cache = _new_cache(model)
+    cache = new_cache(model)
     for start in range(0, len(ids), chunk_tokens):
         piece = torch.tensor([ids[start : start + chunk_tokens]], device=device)
         pos = torch.arange(start, start + piece.shape[1], device=device)[None]
@@ -310,8 +311,8 @@ def loglikelihoods(
     stats = stats if stats is not None else ScoringStats()
     t0 = time.perf_counter()
     device = next(model.parameters()).device
-    decoder = _decoder(model)
-    kw = _cache_kwarg(decoder)
+    decoder = decoder_of(model)
+    kw = cache_kwarg(decoder)
 
     # The last prefix token starts every row, so that the first choice token is always predicted
     # from a position inside the row, even when the prompt is empty.
@@ -321,7 +322,7 @@ def loglikelihoods(
     stats.prefix_tokens += len(cached)
     max_rows = 1 << 30
     if base is not None:
-        max_rows = max(1, (max_cache_mb << 20) // max(1, _cache_bytes(base)))
+        max_rows = max(1, (max_cache_mb << 20) // max(1, cache_bytes(base)))
 
     rows = [lead + list(r.tokens) for r in requests]
     lengths = [len(r) for r in rows]
@@ -334,7 +335,7 @@ def loglikelihoods(
         for b, i in enumerate(batch):
             ids[b, : lengths[i]] = torch.tensor(rows[i], device=device)
         pos = torch.arange(len(cached), len(cached) + width, device=device)[None].expand(len(batch), -1)
-        cache = _fork_cache(base, len(batch)) if base is not None else None
+        cache = fork_cache(base, len(batch)) if base is not None else None
         hidden = decoder(input_ids=ids, position_ids=pos, use_cache=cache is not None, **{kw: cache}).last_hidden_state
 
         # positions t whose next token t+1 is a scored token of its row
