@@ -151,3 +151,12 @@ def test_every_method_runs_on_every_data_set(tmp_path, dataset):
                 assert aug["documents"] > 0 and rec["compute"]["augment_flops"] == 0
             else:
                 assert rec["compute"]["augment_flops"] > 0
+
+
+def test_trained_splits_are_splits_of_their_data_sets():
+    from icft import datasets
+
+    for name in datasets.names():
+        gen, _, _ = datasets.generate(name, "smoke", 0)
+        splits = {q.split for q in gen.questions}
+        assert set(datasets.spec(name).trained_splits) <= splits, name

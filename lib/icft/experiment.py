@@ -116,15 +116,6 @@ def accuracy_table(result: ScoreResult) -> dict[str, Any]:
     return table
 
 
-# The splits that ask for a trained fact in the trained direction (reworded): they show whether
-# learning happened at all. simple_syllogisms has none: its only test is the inference.
-TRAINED_SPLITS: dict[str, tuple[str, ...]] = {
-    "simple_reversals": ("forward",),
-    "reversal_curse": ("p2d", "d2p"),
-    "semantic_structure": ("rephrased",),
-    "process_knowledge": ("trained",),
-    "simple_syllogisms": (),
-}
 FT_MIN_TRAINED_ACCURACY = 0.95
 
 
@@ -154,7 +145,9 @@ def validity(condition: Condition, table: dict[str, Any], alpha: float = 0.01) -
         out["ok"] = all(p >= alpha for p in above.values())
         # far below chance: the distractors are systematically preferred, so the test is not neutral
         out["below_chance"] = sorted(s for s, p in below.items() if p < alpha)
-    trained = [s for s in TRAINED_SPLITS.get(condition.dataset, ()) if s in table]
+    from .datasets import spec
+
+    trained = [s for s in spec(condition.dataset).trained_splits if s in table]
     if condition.method in ("finetune", "augmented", "icl") and trained:
         acc = {s: table[s]["accuracy"] for s in trained}
         out["trained_accuracy"] = acc

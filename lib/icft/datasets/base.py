@@ -61,6 +61,9 @@ class DatasetSpec:
     profile_note: str  # how quick and smoke relate to full, for the card
     options: tuple[str, ...] = ()  # keyword options `generate` accepts besides sizes
     variant: Callable[[dict[str, Any]], str] = lambda options: ""  # suffix of the default folder name
+    # Splits that ask for a trained fact in the trained direction (reworded): they show whether
+    # learning happened at all. Empty where the only test is the inference (syllogisms).
+    trained_splits: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------- seeding

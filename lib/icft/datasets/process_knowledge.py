@@ -411,6 +411,7 @@ SPEC = DatasetSpec(
     profile_note="The paper gives no sizes. full: 10 primitives, 150 training expressions + 39 rule documents, 90 "
     "compositional and 50 trained questions. quick: 8 primitives, 75 expressions (1/2), 45 + 25 questions. "
     "smoke: 5 primitives, 10 expressions.",
+    trained_splits=("trained",),
 )
 
 

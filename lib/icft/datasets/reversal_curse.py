@@ -240,6 +240,7 @@ SPEC = DatasetSpec(
     "smoke: 4 people per group, 4 train and 2 test templates.",
     options=("rc_data", "nonsense_names"),
     variant=_variant,
+    trained_splits=("p2d", "d2p"),
 )
 
 

@@ -1402,6 +1402,7 @@ SPEC = DatasetSpec(
     sizes=SIZES,
     generate=_generate_for_registry,
     profile_note=PROFILE_NOTE,
+    trained_splits=("rephrased",),
 )
 
 
