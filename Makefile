@@ -25,10 +25,22 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The stamp is keyed on pyproject.toml's content: editing the dependencies reinstalls, nothing else does.
 STAMP := $(VENV)/.icft-installed-$(shell (sha256sum pyproject.toml 2>/dev/null || shasum -a 256 pyproject.toml) | cut -c1-16)
 
-.PHONY: help setup models test paper notebooks pdf bench clean clean-results
+.PHONY: help setup models test paper notebooks pdf bench clean clean-results plan $(FIGURES)
+
+# One target per figure: rerun its notebook (reusing finished conditions) and recompile the paper.
+FIGURES := fig2 fig3 fig4 splitting process beyond claims
+fig2_NB := 01_reversal_curse
+fig3_NB := 02_simple_reversals_syllogisms
+fig4_NB := 03_semantic_structure
+splitting_NB := 04_sentence_splitting
+process_NB := 05_process_knowledge
+beyond_NB := 06_beyond_the_paper
+claims_NB := 07_claims
 
 help:
 	@echo "make paper    run every notebook (PROFILE=$(PROFILE) MODEL=$(MODEL) SEEDS=$(SEEDS)) and build paper/build/paper.pdf"
+	@echo "make fig2     rerun one figure's notebook and recompile the paper (also: $(FIGURES))"
+	@echo "make plan     print the \`icft run\` commands of every condition (for a cluster or a GPU box)"
 	@echo "make test     run the test suite"
 	@echo "make bench    run the benchmarks in bench/"
 	@echo "make models   convert the embedded models into the safetensors cache (done on first use anyway)"
@@ -63,6 +75,13 @@ pdf: $(STAMP)
 
 paper: notebooks
 	@$(PY) -m icft.build pdf
+
+$(FIGURES): models
+	@$(PY) -m icft.build notebooks --only $($@_NB) --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS) --device $(DEVICE)
+	@$(PY) -m icft.build pdf
+
+plan: $(STAMP)
+	@$(PY) -m icft plan all --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS)
 
 bench: models
 	@$(PY) bench/scoring.py --device $(DEVICE)

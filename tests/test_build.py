@@ -25,6 +25,18 @@ def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch):
     summary = json.loads((tmp_path / "results" / "00_models.json").read_text())
     assert summary["model"] == "tiny-gemma-3" and summary["engine_check"]["max_abs_diff_nats"] < 1e-3
     assert (tmp_path / "figures" / "00_models.pdf").stat().st_size > 0
+    # every experiment notebook hands its results to the paper and draws its figures
+    for name in names[2:]:
+        assert (tmp_path / "results" / f"{name}.json").is_file(), name
+    for fig in ("fig2_reversal_curse", "fig3_simple_reversals_syllogisms", "fig4_semantic_structure", "figA_nonsense_names",
+                "figA_semantic_ablations", "figA_sentence_splitting", "figA_process_knowledge", "figB_two_models",
+                "figB_oracle_augmentation", "figB_relevant_only", "figB_compute"):
+        for ext in ("pdf", "png"):
+            assert (tmp_path / "figures" / f"{fig}.{ext}").stat().st_size > 0, fig
+    claims = json.loads((tmp_path / "results" / "07_claims.json").read_text())
+    assert {c["claim"] for c in claims["claims"]} == {f"C{i}" for i in range(1, 9)}
+    assert all(c["verdict"] in ("reproduced", "partly", "not reproduced", "not run") for c in claims["claims"])
+    assert claims["n_conditions"] == len(list((tmp_path / "results" / "runs").glob("*/*.json")))
 
     shutil.copytree(repo_root() / "paper", tmp_path / "paper", ignore=shutil.ignore_patterns("build"))
     pdf = build.compile_pdf(tmp_path)

@@ -171,6 +171,18 @@ def test_process_knowledge_rules():
     assert pk.parse("a(x) + b(x) + c(x)") == pk.Op("+", pk.Op("+", pk.Fn(("a",)), pk.Fn(("b",))), pk.Fn(("c",)))
 
 
+def test_process_knowledge_distractors_give_no_copy_cue():
+    """No distractor names a primitive of the question that the answer lacks (a pretrained model
+    prefers to copy names from the prompt, which pushed version 1 below chance)."""
+    gen = datasets.generate("process_knowledge", "quick", 0)[0]
+    for q in gen.questions:
+        asked = set(re.findall(r"(\w+)\(", q.meta["expression"]))
+        answer = set(re.findall(r"(\w+)\(", q.choices[q.answer]))
+        for i, c in enumerate(q.choices):
+            if i != q.answer:
+                assert not (set(re.findall(r"(\w+)\(", c)) & (asked - answer)), (q.prompt, c)
+
+
 # --------------------------------------------------------------------------------------- reversal curse
 
 

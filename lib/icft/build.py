@@ -89,7 +89,48 @@ def run_notebooks(
         total += seconds
         print(f"[paper] ({i}/{len(paths)}) {path.stem} done in {seconds:.1f}s", flush=True)
     print(f"[paper] all notebooks done in {total:.1f}s; executed copies in {out_dir}/", flush=True)
+    shares = record_time_shares()
+    if shares["seconds"]:
+        print("[paper] time recorded in results/runs (all records, also earlier runs): "
+              + ", ".join(f"{k} {v:.0f}s ({v / shares['seconds']:.0%})" for k, v in shares["by_stage"].items()), flush=True)
+    _write_build_times(times, params, shares)
     return times
+
+
+def record_time_shares() -> dict[str, Any]:
+    """Seconds spent per stage (train, augment, eval, load_model, data) over every record in results/runs:
+    where the time of a paper build goes, hence where to optimise next."""
+    import json
+
+    from .paths import results_dir
+
+    by_stage: dict[str, float] = {}
+    for path in sorted((results_dir() / "runs").glob("*/*.json")):
+        try:
+            timings = json.loads(path.read_text()).get("timings", {})
+        except (OSError, ValueError):
+            continue
+        for k, v in timings.items():
+            if isinstance(v, (int, float)):
+                by_stage[k] = by_stage.get(k, 0.0) + float(v)
+    by_stage = dict(sorted(by_stage.items(), key=lambda kv: -kv[1]))
+    return {"seconds": sum(by_stage.values()), "by_stage": by_stage}
+
+
+def _write_build_times(times: dict[str, float], params: dict[str, Any], shares: dict[str, Any]) -> None:
+    """results/build_times.json: the wall time of each notebook's last run (merged over partial builds)."""
+    import json
+
+    from .io import atomic_write_json
+    from .paths import results_dir
+
+    path = results_dir() / "build_times.json"
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        old = {}
+    notebooks = {**old.get("notebooks", {}), **{k: {"seconds": round(v, 1), **params} for k, v in times.items()}}
+    atomic_write_json(path, {"notebooks": notebooks, "record_seconds": {k: round(v, 1) for k, v in shares["by_stage"].items()}})
 
 
 def compile_pdf(root: Path | None = None) -> Path:

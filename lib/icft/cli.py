@@ -166,18 +166,37 @@ def _run(args: argparse.Namespace) -> int:
     from . import experiment
 
     settings = _parse_settings(args.set)
-    condition = experiment.Condition(
-        dataset=args.dataset, method=args.method, profile=args.profile, model=args.model, seed=args.seed,
-        data_options=settings["data"], icl=settings["icl"], finetune=settings["finetune"], augment=settings["augment"],
-        device=args.device,
+    # The profile's settings (icft.profiles), updated by --set: the same condition a notebook builds.
+    condition = experiment.condition(
+        args.dataset, args.method, profile=args.profile, model=args.model, seed=args.seed, device=args.device,
+        data=settings["data"], icl=settings["icl"], finetune=settings["finetune"], augment=settings["augment"],
     )
-    from . import datasets
-
-    datasets.spec(args.dataset)  # an unknown data set fails here, before a model is loaded
     record = experiment.run(condition, force=args.force, progress=not args.quiet)
     print(f"{condition.path()}")
     for split, row in record["accuracy"].items():
         print(f"  {split:20s} {row['accuracy']:6.1%} +- {row['se']:.1%}  (n={row['n']}, chance {row['chance']:.0%})")
+    return 0
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or any(s < 0 for s in seeds):
+        raise IcftError(f"--seeds {text!r} is not a comma-separated list of non-negative integers", fix="write e.g. --seeds 0,1")
+    return seeds
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from . import plan
+
+    kw = {"rc_data": args.rc_data} if args.rc_data else {}
+    todo = plan.conditions(args.notebook, args.profile, args.model, _seeds(args.seeds), **kw)
+    for c in todo:
+        if args.missing and c.path().exists():
+            continue
+        print(plan.command_line(c))
     return 0
 
 
@@ -228,6 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="rerun even if the record exists")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=_run)
+
+    pl = sub.add_parser("plan", help="print the `icft run` commands a notebook needs (for any scheduler)")
+    pl.add_argument("notebook", help="e.g. 01_reversal_curse, or all")
+    pl.add_argument("--profile", default="quick")
+    pl.add_argument("--model", default="gemma-3-270m")
+    pl.add_argument("--seeds", default="0,1")
+    pl.add_argument("--rc-data", metavar="DIR", help="folder of the original Berglund et al. files")
+    pl.add_argument("--missing", action="store_true", help="only conditions without a record in results/")
+    pl.set_defaults(func=_plan)
     return parser
 
 

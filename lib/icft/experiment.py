@@ -58,6 +58,11 @@ class Condition:
             raise IcftError(f"unknown method {self.method!r}", fix=f"use one of {', '.join(METHODS)}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise IcftError(f"seed {self.seed!r} is not a non-negative integer", fix="use e.g. --seed 0")
+        from .datasets import spec
+        from .profiles import check_profile
+
+        spec(self.dataset)  # unknown data sets and profiles fail here, before any model is loaded
+        check_profile(self.profile)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -66,8 +71,12 @@ class Condition:
 
     @property
     def key(self) -> str:
-        """A hash of what decides the result (not where it runs)."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        """A hash of what decides the result (not where it runs), the data generator's version included,
+        so records made from an older version of a data set are not reused."""
+        from .datasets import spec
+
+        keyed = self.to_dict() | {"data_version": spec(self.dataset).version}
+        canonical = json.dumps(keyed, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     @property
@@ -76,6 +85,51 @@ class Condition:
 
     def path(self, root: Path | None = None) -> Path:
         return (root or results_dir()) / "runs" / self.dataset / f"{self.name}.json"
+
+
+def condition(dataset: str, method: str = "pretrained", *, profile: str = "quick", model: str = "gemma-3-270m",
+              seed: int = 0, device: str = "auto", data: dict[str, Any] | None = None, icl: dict[str, Any] | None = None,
+              finetune: dict[str, Any] | None = None, augment: dict[str, Any] | None = None) -> Condition:
+    """A condition with the profile's settings for this method and data set (`icft.profiles`), each
+    option group updated with what is given. The settings are written into the condition, so its key
+    (and its record) changes whenever a default does."""
+    from . import profiles
+
+    if method not in METHODS:
+        raise IcftError(f"unknown method {method!r}", fix=f"use one of {', '.join(METHODS)}")
+    groups = profiles.defaults(dataset, method, profile)
+    for name, given in (("data", data), ("icl", icl), ("finetune", finetune), ("augment", augment)):
+        groups[name].update(given or {})
+    return Condition(dataset=dataset, method=method, profile=profile, model=model, seed=seed, device=device,
+                     data_options=groups["data"], icl=groups["icl"], finetune=groups["finetune"], augment=groups["augment"])
+
+
+def run_all(conditions: Sequence[Condition], *, device: str | None = None, root: Path | None = None,
+            progress: bool = True) -> list[dict[str, Any]]:
+    """Run (or reuse) each condition in turn (on `device` if given), one line per condition; the
+    records in the same order. Progress bars are left to the line per condition."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights" bars, one per condition, say nothing here
+    records = []
+    reused = 0
+    for i, c in enumerate(conditions, 1):
+        if device is not None:
+            c = dataclasses.replace(c, device=device)
+        done = c.path(root).exists()
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            # peft asks transformers a deprecated question on every LoRA setup; nothing for a reader to act on
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            records.append(run(c, root=root, progress=False))
+        reused += done
+        if progress and not done:
+            print(f"[{i}/{len(conditions)}] {c.name}: {time.perf_counter() - t:.0f} s", flush=True)
+    if progress:
+        print(f"{len(conditions)} conditions: {len(conditions) - reused} run, {reused} reused from results/", flush=True)
+    return records
 
 
 # ------------------------------------------------------------------------------------------ stats

@@ -58,7 +58,21 @@ METHOD_COLOURS = {
     "finetune": PALETTE[1],
     "augmented": PALETTE[2],
     "oracle": PALETTE[4],
+    "augmented (oracle)": PALETTE[4],
+    "icl (nonsense names)": PALETTE[5],
+    "icl (relevant only)": PALETTE[5],
+    "augmented (local)": PALETTE[6],
+    "augmented (global)": PALETTE[3],
 }
+
+# How variants and splits read in legends and axes.
+NAMES = {"icl": "ICL", "finetune": "FT", "augmented": "augmented FT", "pretrained": "pretrained"}
+
+
+def display(label: str) -> str:
+    """"finetune (split cumulative)" -> "FT (split cumulative)"; "category_holdout" -> "category holdout"."""
+    head, sep, rest = label.partition(" (")
+    return NAMES.get(head, head.replace("_", " ")) + (sep + rest if sep else "")
 
 
 def grouped_bars(
@@ -73,6 +87,7 @@ def grouped_bars(
     order: list[str] | None = None,
     hue_order: list[str] | None = None,
     colours: dict[str, str] | None = None,
+    legend: bool = True,
 ) -> plt.Axes:
     """Paper-style grouped bars: one group per `group` value, one bar per `hue` value, error bars
     from `err`, and a dashed chance line per group (`chance`: a column or one number)."""
@@ -87,14 +102,23 @@ def grouped_bars(
         rows = table[table[hue] == h].set_index(group).reindex(groups)
         x = np.arange(len(groups)) + (j - (len(hues) - 1) / 2) * width
         yerr = rows[err].to_numpy(dtype=float) if err else None
-        ax.bar(x, rows[value].to_numpy(dtype=float), width, yerr=yerr, label=h, color=colours.get(h, PALETTE[j % len(PALETTE)]),
+        if yerr is not None and err != "se" and "se" in rows:  # e.g. se over subsets, where a split has one subset
+            yerr = np.where(np.isnan(yerr), rows["se"].to_numpy(dtype=float), yerr)
+        ax.bar(x, rows[value].to_numpy(dtype=float), width, yerr=yerr, label=display(str(h)), color=colours.get(h, PALETTE[j % len(PALETTE)]),
                error_kw={"elinewidth": 0.8, "capsize": 1.5})
     for i, g in enumerate(groups):
         level = chance if isinstance(chance, (int, float)) else (table.loc[table[group] == g, chance].mean() if chance else None)
         if level is not None:
             ax.hlines(level, i - 0.45, i + 0.45, colors="black", linestyles="dashed", linewidth=0.8)
-    ax.set_xticks(range(len(groups)), groups)
+    ax.set_xticks(range(len(groups)), [display(str(g)) for g in groups])
     ax.set_ylim(0, 1)
     ax.set_ylabel(value)
-    ax.legend(fontsize=7, ncols=min(len(hues), 4), loc="upper center", bbox_to_anchor=(0.5, 1.18))
+    if legend:
+        ax.legend(fontsize=7, ncols=min(len(hues), 4), loc="lower center", bbox_to_anchor=(0.5, 1.0))
     return ax
+
+
+def shared_legend(fig: plt.Figure, ax: plt.Axes, ncols: int = 4) -> None:
+    """One legend above all panels (from `ax`'s bars), so panel titles stay readable."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, ncols=min(ncols, len(labels)), loc="lower center", bbox_to_anchor=(0.5, 1.0))

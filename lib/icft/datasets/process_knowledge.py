@@ -29,7 +29,7 @@ from ..records import Document, Question
 from ..words import nonsense_words
 from .base import DatasetSpec, Generated, sub_rng, sub_seed, template_words
 
-VERSION = "1"
+VERSION = "2"  # 2: distractors carry no copy cue (same structure as the answer, no name only the question has)
 N_CHOICES = 4
 MAX_TRIES = 20_000
 
@@ -132,10 +132,16 @@ def transform(e: Expr, sigma: dict[str, str]) -> Expr:
     return Op(SWAP[e.op], transform(e.left, sigma), transform(e.right, sigma))
 
 
-def one_error_variants(e: Expr, sigma: dict[str, str]) -> list[tuple[Expr, str]]:
+def primitives(e: Expr) -> set[str]:
+    if isinstance(e, Fn):
+        return set(e.chain)
+    return primitives(e.left) | primitives(e.right)
+
+
+def one_error_variants(e: Expr, sigma: dict[str, str], avoid: frozenset[str] = frozenset()) -> list[tuple[Expr, str]]:
     """Every result of transforming `e` with exactly one rule applied wrongly, with the kind of error.
 
-    primitive: one primitive mapped to a wrong primitive (itself included);
+    primitive: one primitive mapped to a wrong primitive (never one of `avoid`);
     composition: a composition transformed without swapping the order;
     operator: a sum or product whose operator is not swapped.
     """
@@ -143,15 +149,15 @@ def one_error_variants(e: Expr, sigma: dict[str, str]) -> list[tuple[Expr, str]]
         right = transform(e, sigma).chain
         out: list[tuple[Expr, str]] = []
         for i, image in enumerate(right):
-            for wrong in sorted(set(sigma) - {image}):
+            for wrong in sorted(set(sigma) - {image} - avoid):
                 out.append((Fn(right[:i] + (wrong,) + right[i + 1:]), "primitive"))
         if len(e.chain) > 1:
             out.append((Fn(tuple(sigma[p] for p in e.chain)), "composition"))
         return out
     zl, zr = transform(e.left, sigma), transform(e.right, sigma)
     return (
-        [(Op(SWAP[e.op], v, zr), k) for v, k in one_error_variants(e.left, sigma)]
-        + [(Op(SWAP[e.op], zl, v), k) for v, k in one_error_variants(e.right, sigma)]
+        [(Op(SWAP[e.op], v, zr), k) for v, k in one_error_variants(e.left, sigma, avoid)]
+        + [(Op(SWAP[e.op], zl, v), k) for v, k in one_error_variants(e.right, sigma, avoid)]
         + [(Op(e.op, zl, zr), "operator")]
     )
 
@@ -294,9 +300,11 @@ DESIGN = [
     "expression contains them, up to commutativity). Split `trained`: training expressions (subsets 'single', "
     "'nested') in a test wording.",
     "Test wordings ('Applying t to E yields', ...) are never used in training and are shared by both splits.",
-    "Choices: the correct result and 3 results with exactly one rule applied wrongly: a primitive mapped to a wrong "
-    "primitive, a composition not swapped, an operator not swapped, or (when the answer has brackets) the brackets "
-    "dropped. Distractor kinds are mixed when several exist; every distractor uses the same primitives' vocabulary.",
+    "Choices: the correct result and 3 results with exactly one rule applied wrongly, of the same structure as the "
+    "answer: a primitive mapped to a wrong primitive (never a name of the question or one the answer already has) "
+    "or a composition not swapped. Unswapped operators and dropped brackets are used only where too few of those "
+    "exist (smoke): they copy the question's form, which a pretrained model prefers (version 1 used them "
+    "and scored far below chance). Distractor kinds are mixed when several exist.",
 ]
 
 
@@ -312,11 +320,22 @@ def _choices(e: Expr, sigma: dict[str, str], rng: random.Random) -> tuple[list[s
     right = transform(e, sigma)
     seen = {canonical(right)}
     by_kind: dict[str, list[Expr]] = {}
-    for v, kind in one_error_variants(e, sigma) + [(g, "grouping") for g in regrouped(right)]:
-        c = canonical(v)
-        if c not in seen:
-            seen.add(c)
-            by_kind.setdefault(kind, []).append(v)
+    # Distractors must not be told apart by a copy cue. Models prefer to repeat what the prompt says, and
+    # version 1 (which also used unswapped operators, dropped brackets and names of the question)
+    # put the pretrained model far below chance. So distractors keep the answer's structure
+    # (operators swapped, brackets kept) and never use a name that only the question has or that the
+    # answer already uses; the operator and bracket errors come in only where too few remain (tiny profiles).
+    avoid = frozenset(primitives(e) | primitives(right))
+    preferred = [(v, k) for v, k in one_error_variants(e, sigma, avoid) if k in ("primitive", "composition")]
+    fallback = one_error_variants(e, sigma) + [(g, "grouping") for g in regrouped(right)]
+    for variants in (preferred, fallback):
+        for v, kind in variants:
+            c = canonical(v)
+            if c not in seen:
+                seen.add(c)
+                by_kind.setdefault(kind, []).append(v)
+        if sum(map(len, by_kind.values())) >= N_CHOICES - 1:
+            break
     picked: list[tuple[Expr, str]] = []
     kinds = sorted(by_kind)
     rng.shuffle(kinds)

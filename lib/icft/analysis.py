@@ -1,0 +1,219 @@
+"""From records to the numbers the figures, the claims table and the paper show.
+
+A *variant* is a condition without its seed: one bar of a figure. Its accuracy on a split is pooled
+over seeds: every seed has its own data set (the generators are seeded), so the questions of all seeds
+are independent draws and the binomial standard error over all of them is the error bar; the spread
+between seeds is reported beside it. Where the paper uses the spread over task subsets (semantic
+structure) `se_subsets` holds that one.
+
+    records = [experiment.run(c) for c in plan.conditions(...)]
+    table = analysis.summary(records)          # one row per variant x split
+    analysis.compare(table, a, b, split)       # a - b with its standard error and z
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from . import profiles
+
+Z95 = 1.959963984540054
+
+
+def variant_label(condition: dict[str, Any]) -> str:
+    """A short name for what differs from the profile's defaults: "finetune", "augmented (oracle)",
+    "icl (relevant only)", "finetune (split cumulative, steps 75)"..."""
+    base = profiles.defaults(condition["dataset"], condition["method"], condition["profile"])
+    notes = []
+    for group, key in (("data", "data_options"), ("icl", "icl"), ("finetune", "finetune"), ("augment", "augment")):
+        for k, v in sorted(condition.get(key, {}).items()):
+            if base[group].get(k, None) != v and not (k == "epochs" and v is None):
+                if k == "nonsense_names" and v:
+                    notes.append("nonsense names")
+                elif k == "relevant_only" and v:
+                    notes.append("relevant only")
+                elif k == "rc_data":
+                    notes.append("Berglund files")
+                elif k == "kind":
+                    notes.append(str(v))
+                else:
+                    notes.append(f"{k} {v}")
+    return condition["method"] + (f" ({', '.join(notes)})" if notes else "")
+
+
+def unique(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each record once (a condition can belong to several groups of a notebook), in first-seen order."""
+    seen: set[str] = set()
+    return [r for r in records if not (r["key"] in seen or seen.add(r["key"]))]
+
+
+def summary(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per variant (dataset, model, label) and split: accuracy pooled over seeds, its binomial
+    se and 95% interval, n (questions, all seeds), seeds, the seed-to-seed sd, chance, se over subsets."""
+    rows: dict[tuple, dict[str, Any]] = {}
+    for rec in unique(records):
+        c = rec["condition"]
+        label = variant_label(c)
+        for split, a in rec["accuracy"].items():
+            key = (c["dataset"], c["model"], c["profile"], label, split)
+            r = rows.setdefault(key, {"dataset": c["dataset"], "model": c["model"], "profile": c["profile"],
+                                      "variant": label, "method": c["method"], "split": split,
+                                      "correct": 0.0, "n": 0, "seeds": [], "per_seed": [], "chance_sum": 0.0,
+                                      "se_subsets": [], "subsets": {}, "valid": []})
+            if "ok" in rec.get("validity", {}):
+                r["valid"].append(bool(rec["validity"]["ok"]))
+            r["correct"] += a["accuracy"] * a["n"]
+            r["n"] += a["n"]
+            r["chance_sum"] += a["chance"] * a["n"]
+            r["seeds"].append(c["seed"])
+            r["per_seed"].append(a["accuracy"])
+            if a.get("se_subsets") is not None:
+                r["se_subsets"].append(a["se_subsets"])
+            for s, sub in a.get("subsets", {}).items():
+                acc = r["subsets"].setdefault(s, [0.0, 0])
+                acc[0] += sub["accuracy"] * sub["n"]
+                acc[1] += sub["n"]
+    out = []
+    for r in rows.values():
+        n = r["n"]
+        p = r["correct"] / n
+        se = math.sqrt(p * (1 - p) / n)
+        ps = r["per_seed"]
+        sd = float(pd.Series(ps).std()) if len(ps) > 1 else float("nan")
+        out.append({
+            "dataset": r["dataset"], "model": r["model"], "profile": r["profile"], "variant": r["variant"],
+            "method": r["method"], "split": r["split"], "accuracy": p, "se": se,
+            "ci_low": max(0.0, p - Z95 * se), "ci_high": min(1.0, p + Z95 * se), "n": n,
+            "n_seeds": len(ps), "seeds": ",".join(map(str, sorted(r["seeds"]))), "seed_sd": sd,
+            "chance": r["chance_sum"] / n,
+            "se_subsets": sum(r["se_subsets"]) / len(r["se_subsets"]) if r["se_subsets"] else float("nan"),
+            "subsets": {s: v[0] / v[1] for s, v in sorted(r["subsets"].items())},
+            # the record's validity check (FT: trained direction >= 95%; pretrained: not above chance), all seeds
+            "valid": all(r["valid"]) if r["valid"] else None,
+        })
+    return pd.DataFrame(out)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: float
+    b: float
+    diff: float
+    se: float
+    z: float
+
+    @property
+    def a_better(self) -> bool:
+        """a > b at the two-sided 5% level."""
+        return self.z > Z95
+
+
+def row(table: pd.DataFrame, variant: str, split: str, **where: Any) -> pd.Series:
+    sel = (table["variant"] == variant) & (table["split"] == split)
+    for k, v in where.items():
+        sel &= table[k] == v
+    hits = table[sel]
+    if len(hits) != 1:
+        raise KeyError(f"{len(hits)} rows for variant={variant!r} split={split!r} {where}")
+    return hits.iloc[0]
+
+
+def compare(table: pd.DataFrame, a: str, b: str, split: str, **where: Any) -> Comparison:
+    """Variant a minus variant b on one split; independent binomial errors (different runs)."""
+    ra, rb = row(table, a, split, **where), row(table, b, split, **where)
+    se = math.sqrt(ra["se"] ** 2 + rb["se"] ** 2)
+    diff = ra["accuracy"] - rb["accuracy"]
+    return Comparison(ra["accuracy"], rb["accuracy"], diff, se, diff / se if se > 0 else (math.inf if diff > 0 else -math.inf if diff < 0 else 0.0))
+
+
+def binomial_p_above(k: int, n: int, p: float) -> float:
+    """P(X >= k), X ~ Binomial(n, p): the one-sided test that an accuracy is above chance."""
+    return float(sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1)))
+
+
+def above_chance(r: pd.Series, alpha: float = 0.05) -> bool:
+    k = round(r["accuracy"] * r["n"])
+    return binomial_p_above(k, int(r["n"]), float(r["chance"])) < alpha
+
+
+def bars_table(table: pd.DataFrame, variants: Sequence[str], splits: Sequence[str] | None = None) -> pd.DataFrame:
+    """The rows of `variants` (in that order) on `splits`, for `plots.grouped_bars` (hue=variant)."""
+    t = table[table["variant"].isin(variants)]
+    if splits is not None:
+        t = t[t["split"].isin(splits)]
+    return t
+
+
+def to_json_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows for the paper (Typst reads them): floats rounded, NaN as null."""
+    out = []
+    for r in table.to_dict(orient="records"):
+        clean = {}
+        for k, v in r.items():
+            if isinstance(v, float):
+                clean[k] = None if math.isnan(v) else round(v, 4)
+            elif isinstance(v, dict):
+                clean[k] = {kk: round(vv, 4) for kk, vv in v.items()}
+            else:
+                clean[k] = v
+        out.append(clean)
+    return out
+
+
+def write_results(name: str, **payload: Any) -> Path:
+    """results/<name>.json: what a notebook hands to the paper (Typst reads it). DataFrames become rows."""
+    from .io import atomic_write_json
+    from .paths import results_dir
+
+    out = {k: to_json_rows(v) if isinstance(v, pd.DataFrame) else v for k, v in payload.items()}
+    path = results_dir() / f"{name}.json"
+    atomic_write_json(path, out)
+    return path
+
+
+def compute_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Per record: FLOPs spent on training, augmentation and evaluation, wall time, and the mean accuracy
+    over the data set's generalization splits (those not trained on), for the accuracy-vs-compute plot."""
+    from .datasets import spec
+
+    rows = []
+    for rec in unique(records):
+        c = rec["condition"]
+        trained = set(spec(c["dataset"]).trained_splits)
+        general = [a["accuracy"] for s, a in rec["accuracy"].items() if s not in trained] or \
+                  [a["accuracy"] for a in rec["accuracy"].values()]
+        comp = rec.get("compute", {})
+        t = rec.get("timings", {})
+        rows.append({
+            "dataset": c["dataset"], "model": c["model"], "variant": variant_label(c), "method": c["method"], "seed": c["seed"],
+            "train_flops": comp.get("train_flops", 0.0), "augment_flops": comp.get("augment_flops", 0.0),
+            "eval_flops": comp.get("eval_flops", 0.0),
+            "total_flops": sum(comp.get(k, 0.0) for k in ("train_flops", "augment_flops", "eval_flops")),
+            "seconds": sum(v for k, v in t.items() if isinstance(v, (int, float))),
+            "generalization": sum(general) / len(general),
+        })
+    return pd.DataFrame(rows)
+
+
+def augmentation_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Per augmented record: what was generated and how much of it is true, false or unverifiable
+    against the data set's ground truth, and the share of each test split's facts it states."""
+    rows = []
+    for rec in unique(records):
+        aug = rec.get("augmentation")
+        if not aug:
+            continue
+        c, q = rec["condition"], aug.get("quality", {})
+        r = {"dataset": c["dataset"], "model": c["model"], "variant": variant_label(c), "seed": c["seed"],
+             "kind": aug["config"]["kind"], "documents": aug["documents"], "generated_tokens": aug["generated_tokens"],
+             "sentences": q.get("sentences", 0), "share_true": q.get("share_true"), "share_false": q.get("share_false"),
+             "share_unverifiable": q.get("share_unverifiable")}
+        for split, cov in sorted(q.get("coverage", {}).items()):
+            r[f"covers_{split}"] = cov.get("share")
+        rows.append(r)
+    return pd.DataFrame(rows)

@@ -1,0 +1,154 @@
+"""Which conditions each notebook runs: the paper's experiments as lists of conditions.
+
+Each notebook calls its function here, runs the conditions (records already in `results/` are
+reused) and plots them. Since the lists live in the library, `icft plan` can print them as `icft run`
+command lines without executing a notebook, for any scheduler (a shell loop, a Slurm array, Ray):
+
+    icft plan 01_reversal_curse --profile full --seeds 0,1,2 > jobs.txt
+
+Headline conditions (the bars of figures 2-4) run for every seed; ablations and the experiments
+beyond the paper run for the first seed only, to keep the CPU profile affordable.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Callable, Sequence
+
+from .errors import IcftError
+from .experiment import METHODS, Condition, condition
+
+HEADLINE = METHODS  # pretrained, icl, finetune, augmented: one bar each
+SPLITS = ("none", "independent", "cumulative")
+AUGMENT_KINDS = ("local", "global", "both")
+HEADLINE_DATASETS = ("reversal_curse", "simple_reversals", "simple_syllogisms", "semantic_structure")
+
+# The other embedded model of the same profile, for the two-family comparison (beyond the paper).
+OTHER_MODEL = {"gemma-3-270m": "smollm2-135m-instruct", "smollm2-135m-instruct": "gemma-3-270m",
+               "tiny-gemma-3": "tiny-smollm2", "tiny-smollm2": "tiny-gemma-3"}
+
+
+def headline(dataset: str, profile: str, model: str, seeds: Sequence[int], **kw: Any) -> list[Condition]:
+    return [condition(dataset, m, profile=profile, model=model, seed=s, **kw) for s in seeds for m in HEADLINE]
+
+
+def reversal_curse(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
+    """Figure 2; the nonsense-name variant (C7) with pretrained and ICL, which is what C7 is about."""
+    data = {"rc_data": rc_data} if rc_data else {}
+    nonsense = {"nonsense_names": True}
+    return {
+        "main": headline("reversal_curse", profile, model, seeds, data=data),
+        # The original files name real people: nonsense names apply to the generated set only.
+        "nonsense": [condition("reversal_curse", m, profile=profile, model=model, seed=s, data=nonsense)
+                     for s in seeds for m in ("pretrained", "icl")],
+    }
+
+
+def simple_reversals_syllogisms(profile: str, model: str, seeds: Sequence[int]) -> dict[str, list[Condition]]:
+    """Figure 3, both panels."""
+    return {name: headline(name, profile, model, seeds) for name in ("simple_reversals", "simple_syllogisms")}
+
+
+def sentence_splitting(profile: str, model: str, seeds: Sequence[int]) -> dict[str, list[Condition]]:
+    """C6: FT on semantic structure with no, independent and cumulative splitting, at the same number of
+    optimizer steps and batch size (the step count of the unsplit run), first seed."""
+    base = condition("semantic_structure", "finetune", profile=profile, model=model, seed=seeds[0])
+    steps = _steps_of(base)
+    return {"semantic_structure": [
+        base if split == base.finetune.get("split") else
+        condition("semantic_structure", "finetune", profile=profile, model=model, seed=seeds[0],
+                  finetune={"split": split, "epochs": None, "steps": steps}) for split in SPLITS]}
+
+
+def semantic_structure(profile: str, model: str, seeds: Sequence[int]) -> dict[str, list[Condition]]:
+    """Figure 4, and the appendix ablations: sentence splitting (the runs of `sentence_splitting`) and
+    local vs global vs both augmentations (first seed)."""
+    return {
+        "main": headline("semantic_structure", profile, model, seeds),
+        "splitting": sentence_splitting(profile, model, seeds)["semantic_structure"],
+        "augmentation": [condition("semantic_structure", "augmented", profile=profile, model=model, seed=seeds[0],
+                                   augment={"kind": kind}) for kind in AUGMENT_KINDS],
+    }
+
+
+def process_knowledge(profile: str, model: str, seeds: Sequence[int]) -> dict[str, list[Condition]]:
+    """The appendix experiment (C8), first seed."""
+    return {"main": headline("process_knowledge", profile, model, seeds[:1])}
+
+
+def beyond_the_paper(profile: str, model: str, seeds: Sequence[int]) -> dict[str, list[Condition]]:
+    """(a) the headline conditions with the other model family; (b) model-written vs oracle
+    augmentation; (c) ICL on the whole data set vs only the relevant documents. First seed. Panel (d),
+    accuracy against compute, plots every record and runs nothing new."""
+    s = seeds[0]
+    other = OTHER_MODEL.get(model, "smollm2-135m-instruct")
+    return {
+        "other_model": [c for d in HEADLINE_DATASETS for c in headline(d, profile, other, [s])],
+        "oracle": [condition(d, "augmented", profile=profile, model=model, seed=s, augment={"kind": "oracle"})
+                   for d in HEADLINE_DATASETS],
+        "relevant_only": [condition(d, "icl", profile=profile, model=model, seed=s, icl={"relevant_only": True})
+                          for d in relevant_only_datasets(profile)],
+    }
+
+
+def relevant_only_datasets(profile: str) -> tuple[str, ...]:
+    """Where ICL on only the relevant documents is affordable. Its contexts differ from question to
+    question, so each group of questions with the same entities needs its own prefill; on semantic
+    structure almost every question has its own (hundreds of multi-document contexts): full profile only."""
+    return HEADLINE_DATASETS if profile == "full" else tuple(d for d in HEADLINE_DATASETS if d != "semantic_structure")
+
+
+NOTEBOOKS: dict[str, Callable[..., dict[str, list[Condition]]]] = {
+    "01_reversal_curse": reversal_curse,
+    "02_simple_reversals_syllogisms": simple_reversals_syllogisms,
+    "03_semantic_structure": semantic_structure,
+    "04_sentence_splitting": sentence_splitting,
+    "05_process_knowledge": process_knowledge,
+    "06_beyond_the_paper": beyond_the_paper,
+}
+
+
+def _steps_of(c: Condition) -> int:
+    """The optimizer steps a fine-tuning condition takes (its `epochs` resolved on its data)."""
+    import math
+
+    from . import datasets
+    from .finetune import make_examples
+
+    ft = c.finetune
+    if ft.get("epochs") is None:
+        return int(ft.get("steps", 200))
+    gen, _, _ = datasets.generate(c.dataset, c.profile, c.seed, **c.data_options)
+    n = len(make_examples(gen.documents, ft.get("split", "none")))
+    return max(1, math.ceil(ft["epochs"] * n / ft.get("batch_size", 8)))
+
+
+def conditions(notebook: str, profile: str, model: str, seeds: Sequence[int], **kw: Any) -> list[Condition]:
+    """Every condition of one notebook (or of all, with "all"), without duplicates, in run order."""
+    if notebook == "all":
+        names = list(NOTEBOOKS)
+    elif notebook in NOTEBOOKS:
+        names = [notebook]
+    else:
+        raise IcftError(f"no notebook {notebook!r} runs conditions", fix=f"use one of {', '.join(NOTEBOOKS)} or all")
+    out: dict[str, Condition] = {}
+    for name in names:
+        extra = {k: v for k, v in kw.items() if k == "rc_data" and name == "01_reversal_curse"}
+        for group in NOTEBOOKS[name](profile, model, list(seeds), **extra).values():
+            for c in group:
+                out.setdefault(c.key, c)
+    return list(out.values())
+
+
+def command_line(c: Condition) -> str:
+    """The `icft run` command that runs `c` (only the options that differ from the profile's)."""
+    base = condition(c.dataset, c.method, profile=c.profile, model=c.model, seed=c.seed)
+    parts = ["icft", "run", c.dataset, "--method", c.method, "--profile", c.profile, "--model", c.model, "--seed", str(c.seed)]
+    import json
+
+    for group, mine, theirs in (("data", c.data_options, base.data_options), ("icl", c.icl, base.icl),
+                                ("finetune", c.finetune, base.finetune), ("augment", c.augment, base.augment)):
+        for k, v in mine.items():
+            if k not in theirs or theirs[k] != v:
+                parts += ["--set", f"{group}.{k}={json.dumps(v)}"]
+    return shlex.join(parts)

@@ -1,0 +1,110 @@
+"""Profiles, plans, summaries and claims: the layer between records and the paper."""
+
+from __future__ import annotations
+
+import shlex
+
+import pandas as pd
+import pytest
+
+from icft import analysis, claims, cli, experiment, plan, profiles
+from icft.errors import IcftError
+
+
+def test_profile_defaults_fill_the_condition_and_overrides_win():
+    c = experiment.condition("semantic_structure", "finetune", profile="quick")
+    assert c.finetune == {**profiles.finetune_settings("quick")["semantic_structure"]}
+    assert c.finetune["split"] == "none"  # the paper's semantic-structure FT baseline is unsplit
+    d = experiment.condition("semantic_structure", "finetune", profile="quick", finetune={"split": "cumulative"})
+    assert d.finetune["split"] == "cumulative" and d.finetune["lr"] == c.finetune["lr"] and d.key != c.key
+    assert experiment.condition("simple_reversals", "augmented", profile="quick").augment["kind"] == "both"
+    assert experiment.condition("simple_reversals", "icl").finetune == {}
+    with pytest.raises(IcftError, match="unknown profile"):
+        experiment.condition("simple_reversals", profile="huge")
+    with pytest.raises(IcftError, match="unknown data set"):
+        experiment.Condition("nope")
+
+
+def test_the_data_version_is_part_of_the_key(monkeypatch):
+    from icft import datasets
+
+    c = experiment.condition("simple_reversals")
+    before = c.key
+    import dataclasses
+
+    bumped = dataclasses.replace(datasets.REGISTRY["simple_reversals"], version="999")
+    monkeypatch.setitem(datasets.REGISTRY, "simple_reversals", bumped)
+    assert c.key != before
+
+
+def test_plan_lists_each_condition_once_and_the_command_lines_rebuild_them():
+    todo = plan.conditions("all", "smoke", "tiny-gemma-3", [0, 1])
+    assert len({c.key for c in todo}) == len(todo)
+    # headline conditions for every seed, ablations for the first only
+    rc = [c for c in todo if c.dataset == "reversal_curse" and not c.data_options and c.model == "tiny-gemma-3"]
+    assert {(c.method, c.seed) for c in rc} == {(m, s) for m in plan.HEADLINE for s in (0, 1)}
+    assert {c.seed for c in todo if c.augment.get("kind") == "oracle"} == {0}
+    assert any(c.model == "tiny-smollm2" for c in todo)  # the second family
+    parser = cli.build_parser()
+    for c in todo:
+        args = parser.parse_args(shlex.split(plan.command_line(c))[1:])
+        s = cli._parse_settings(args.set)
+        again = experiment.condition(args.dataset, args.method, profile=args.profile, model=args.model, seed=args.seed,
+                                     data=s["data"], icl=s["icl"], finetune=s["finetune"], augment=s["augment"])
+        assert again.key == c.key, plan.command_line(c)
+    with pytest.raises(IcftError, match="no notebook"):
+        plan.conditions("99_nothing", "smoke", "tiny-gemma-3", [0])
+
+
+def test_sentence_splitting_runs_match_the_unsplit_step_count():
+    runs = plan.sentence_splitting("quick", "gemma-3-270m", [0])["semantic_structure"]
+    base = experiment.condition("semantic_structure", "finetune", profile="quick")
+    assert runs[0] == base
+    steps = plan._steps_of(base)
+    assert steps > 1 and all(r.finetune["steps"] == steps and r.finetune["epochs"] is None for r in runs[1:])
+    assert [r.finetune["split"] for r in runs] == list(plan.SPLITS)
+
+
+def test_plan_cli_prints_run_commands(capsys):
+    assert cli.main(["plan", "05_process_knowledge", "--profile", "smoke", "--model", "tiny-gemma-3", "--seeds", "0"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4 and all(line.startswith("icft run process_knowledge") for line in lines)
+    assert cli.main(["plan", "all", "--seeds", "0,x"]) == 2
+
+
+def _record(method: str, seed: int, split_acc: dict[str, tuple[float, int]], key: str | None = None, **cond) -> dict:
+    c = experiment.condition("reversal_curse", method, profile="smoke", model="tiny-gemma-3", seed=seed, **cond)
+    return {"key": key or f"{c.key}", "condition": c.to_dict(), "validity": {},
+            "accuracy": {s: {"accuracy": a, "n": n, "chance": 0.25, "se": 0.0, "subsets": {}} for s, (a, n) in split_acc.items()}}
+
+
+def test_summary_pools_seeds_and_counts_each_record_once():
+    r0 = _record("icl", 0, {"reversal": (0.5, 100)})
+    r1 = _record("icl", 1, {"reversal": (0.7, 100)})
+    t = analysis.summary([r0, r1, r0])  # r0 twice: it belongs to two groups of a notebook
+    row = analysis.row(t, "icl", "reversal")
+    assert row["n"] == 200 and row["n_seeds"] == 2 and row["accuracy"] == pytest.approx(0.6)
+    assert row["se"] == pytest.approx((0.6 * 0.4 / 200) ** 0.5)
+    assert row["seed_sd"] == pytest.approx(pd.Series([0.5, 0.7]).std())
+    nonsense = _record("icl", 0, {"reversal": (0.3, 100)}, data={"nonsense_names": True})
+    assert analysis.variant_label(nonsense["condition"]) == "icl (nonsense names)"
+    oracle = _record("augmented", 0, {"reversal": (0.9, 100)}, augment={"kind": "oracle"})
+    assert analysis.variant_label(oracle["condition"]) == "augmented (oracle)"
+
+
+def test_claims_verdicts_follow_the_numbers():
+    def table(ft_rev: float, icl_rev: float, aug_rev: float, pre_rev: float) -> pd.DataFrame:
+        recs = [_record("finetune", 0, {"reversal": (ft_rev, 300)}), _record("icl", 0, {"reversal": (icl_rev, 300)}),
+                _record("augmented", 0, {"reversal": (aug_rev, 300)}), _record("pretrained", 0, {"reversal": (pre_rev, 300)})]
+        return analysis.summary(recs)
+
+    def c1(t: pd.DataFrame) -> dict:
+        return next(e for e in claims.claims_table(t) if e["claim"] == "C1")
+
+    assert c1(table(0.02, 0.95, 0.9, 0.25))["verdict"] == "reproduced"
+    partly = c1(table(0.02, 0.5, 0.02, 0.25))
+    assert partly["verdict"] == "partly" and 0 < partly["held"] < partly["of"]
+    assert c1(table(0.9, 0.3, 0.3, 0.6))["verdict"] == "not reproduced"
+    c8 = next(e for e in claims.claims_table(table(0.02, 0.95, 0.9, 0.25)) if e["claim"] == "C8")
+    assert c8["verdict"] == "not run" and c8["missing"]
+    assert "C1" in claims.to_markdown([c1(table(0.02, 0.95, 0.9, 0.25))])
