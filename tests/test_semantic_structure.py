@@ -61,7 +61,7 @@ def test_full_profile_sizes_and_speed(built):
 def test_quick_and_smoke_sizes(built):
     _, _, quick, _ = built["quick"]
     _, _, smoke, _ = built["smoke"]
-    assert 40 <= quick["n_categories"] <= 55 and 400 <= quick["n_documents"] <= 600
+    assert 40 <= quick["n_categories"] <= 55 and quick["n_documents"] == ss.SIZES["quick"].n_documents == 200
     assert 12 <= smoke["n_categories"] <= 20 and smoke["n_documents"] < 80
 
 
@@ -271,12 +271,12 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     assert a == b
     assert a["train.jsonl"] != c["train.jsonl"] and a["test.jsonl"] != c["test.jsonl"]
     lines = (tmp_path / "a" / "train.jsonl").read_text().splitlines()
-    assert len(lines) == 500 and Document.from_dict(json.loads(lines[0])).text
+    assert len(lines) == ss.SIZES["quick"].n_documents and Document.from_dict(json.loads(lines[0])).text
     q = Question.from_dict(json.loads((tmp_path / "a" / "test.jsonl").read_text().splitlines()[0]))
     assert q.answer is not None
     card = json.loads((tmp_path / "a" / "card.json").read_text())
     assert card["name"] == "semantic_structure" and card["profile"] == "quick" and card["seed"] == 0
-    assert card["files"]["train.jsonl"]["lines"] == 500
+    assert card["files"]["train.jsonl"]["lines"] == ss.SIZES["quick"].n_documents
 
 
 def test_same_bytes_in_another_process(tmp_path):

@@ -266,6 +266,14 @@ def main(argv: list[str] | None = None) -> int:
     except IcftError as e:
         print(f"icft: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:
+        if e.filename is None:  # not about a path the user gave: a bug, keep the traceback
+            raise
+        # a folder that cannot be made or written (--out, ICFT_RESULTS, ICFT_CACHE): say which, no traceback
+        err = IcftError(f"cannot use {e.filename}: {e.strerror or e}",
+                        fix="check that the path (given with --out, or by ICFT_RESULTS / ICFT_CACHE) is a writable folder")
+        print(f"icft: error: {err}", file=sys.stderr)
+        return err.exit_code
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 RECORD_FORMAT = 1
 METHODS = ("pretrained", "icl", "finetune", "augmented")
+# what every record has, and its JSON type: checked when a record is read back
+RECORD_FIELDS: dict[str, type] = {"key": str, "condition": dict, "accuracy": dict, "validity": dict, "questions": list}
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,33 @@ class Condition:
 
         spec(self.dataset)  # unknown data sets and profiles fail here, before any model is loaded
         check_profile(self.profile)
+        self._check_options()
+
+    def _check_options(self) -> None:
+        """Refuse unknown or malformed ICL, fine-tuning and augmentation options now, with the option's name,
+        rather than as a TypeError after the data is built and the model loaded."""
+        from .augment import AugmentConfig
+        from .finetune import FinetuneConfig
+        from .icl import ICLOptions
+
+        for group, cls, given in (("icl", ICLOptions, self.icl), ("finetune", FinetuneConfig, self.finetune),
+                                  ("augment", AugmentConfig, self.augment)):
+            if not isinstance(given, dict):
+                raise IcftError(f"the {group} options {given!r} are not a mapping of option names to values",
+                                fix=f"give them as --set {group}.KEY=VALUE")
+            known = sorted(f.name for f in dataclasses.fields(cls))
+            unknown = sorted(set(given) - set(known))
+            if unknown:
+                raise IcftError(f"unknown {group} option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}",
+                                fix=f"--set {group}.KEY=VALUE with KEY one of {', '.join(known)}")
+            values = {"seed": self.seed, **given}
+            if group == "icl" and values.get("fraction") == "auto":
+                values["fraction"] = 1.0  # "auto" is resolved against the model's window when the condition runs
+            try:
+                cls(**values)  # each options class checks its values (IcftError naming the option)
+            except (TypeError, ValueError) as e:
+                raise IcftError(f"malformed {group} options {given!r} ({e})",
+                                fix=f"check the values given with --set {group}.KEY=VALUE (numbers unquoted, e.g. {group}.seed=0)") from None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -249,6 +278,9 @@ def load_record(path: Path, condition: Condition | None = None) -> dict[str, Any
         )
     if condition is not None and rec.get("key") != condition.key:
         raise IcftError(f"{path} holds another condition (key {rec.get('key')}, expected {condition.key})", fix=f"delete it and rerun: rm {path}")
+    missing = [k for k, kind in RECORD_FIELDS.items() if not isinstance(rec.get(k), kind)]
+    if missing:
+        raise IcftError(f"{path} is an incomplete results record (no valid {', '.join(missing)})", fix=f"delete it and rerun: rm {path}")
     return rec
 
 

@@ -31,6 +31,7 @@ processes take the same steps as one (up to float rounding).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -609,7 +610,16 @@ def save_adapter(model: Any, folder: str | os.PathLike) -> Path:
     LoRA: the adapter (adapter_config.json + adapter_model.safetensors, a few MB). Full FT: the whole
     model (config.json + model.safetensors), loadable with `load_adapter` or `icft.models.load_model`.
     """
-    return _replace_folder(Path(folder), lambda tmp: model.save_pretrained(tmp, safe_serialization=True))
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp, safe_serialization=True)
+        config = tmp / "adapter_config.json"
+        if config.is_file():  # peft writes target_modules from a set, in an order that varies per process
+            d = json.loads(config.read_text())
+            if isinstance(d.get("target_modules"), list):
+                d["target_modules"] = sorted(d["target_modules"])
+                config.write_text(json.dumps(d, indent=2, sort_keys=True))  # peft's own layout
+
+    return _replace_folder(Path(folder), write)
 
 
 def load_adapter(base_model: Any, folder: str | os.PathLike) -> Any:

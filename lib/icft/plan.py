@@ -150,5 +150,18 @@ def command_line(c: Condition) -> str:
                                 ("finetune", c.finetune, base.finetune), ("augment", c.augment, base.augment)):
         for k, v in mine.items():
             if k not in theirs or theirs[k] != v:
-                parts += ["--set", f"{group}.{k}={json.dumps(v)}"]
+                parts += ["--set", f"{group}.{k}={_value_text(v)}"]
     return shlex.join(parts)
+
+
+def _value_text(v: Any) -> str:
+    """How `--set` reads a value back: JSON when it parses, else the plain string (so "independent"
+    needs no quotes, but "true" as a string would)."""
+    import json
+
+    if isinstance(v, str):
+        try:
+            json.loads(v)
+        except ValueError:
+            return v
+    return json.dumps(v)

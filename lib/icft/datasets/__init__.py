@@ -23,6 +23,8 @@ from .base import (
     DatasetSpec,
     Generated,
     annotate_entities,
+    check_construction,
+    check_files,
     check_records,
     check_seed,
     load_card,
@@ -88,6 +90,7 @@ def generate(name: str, profile: str, seed: int, **options: Any) -> tuple[Genera
     gen = s.generate(sizes, seed, **opts)
     annotate_entities(gen)
     check_records(name, gen)
+    check_construction(s, gen)
     return gen, sizes, opts
 
 
@@ -128,5 +131,6 @@ def ensure(name: str, profile: str, seed: int, out_dir: str | Path | None = None
             "sizes": dataclasses.asdict(resolve_sizes(s, profile, overrides)), "options": dict(sorted(opts.items())),
         }
         if all(card.get(k) == v for k, v in wanted.items()) and all((out / f).is_file() for f in card.get("files", {})):
+            check_files(out, card)
             return out
     return build(name, profile, seed, out, **kwargs)

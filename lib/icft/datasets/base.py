@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IcftError
-from ..io import atomic_write_json, atomic_write_text
+from ..io import atomic_write_json, atomic_write_text, sha256_file
 from ..records import Document, Question
 from ..words import word_stats
 
@@ -131,6 +131,36 @@ def check_records(name: str, gen: Generated) -> None:
         assert all(c.startswith(" ") and c.strip() for c in q.choices), f"{q.id}: a choice does not start with a space"
         assert len(set(q.choices)) == len(q.choices), f"{q.id}: repeated choices"
         assert not any(c.strip() in q.prompt for c in q.choices), f"{q.id}: a choice is shown in the prompt"
+
+
+def check_construction(spec: DatasetSpec, gen: Generated) -> None:
+    """The data hygiene every data set promises, re-checked on every build (IcftError: a generator bug, or a
+    source file given with --rc-data that breaks the design):
+
+    - no nonsense word is a real English word;
+    - no test sentence (prompt + correct choice) of a generalization split, i.e. a split not in
+      `spec.trained_splits`, appears in the training text (case and spacing ignored).
+    """
+    from ..words import is_real_word
+
+    real = [w for w in gen.nonsense_words if is_real_word(w)]
+    if real:
+        raise IcftError(f"{spec.name}: the nonsense words {', '.join(map(repr, real[:5]))} are real English words",
+                        fix="a generator bug: its words must come from icft.words.nonsense_words, which rejects real words")
+    texts = [normalise_ws(d.text).lower() for d in gen.documents]
+    train = "\n".join(texts)  # no document holds a newline after normalise_ws, so no match spans two
+    for q in gen.questions:
+        if q.split in spec.trained_splits:
+            continue
+        sentence = normalise_ws(q.prompt + q.choices[q.answer]).lower()
+        if sentence in train:
+            doc = next(d.id for d, t in zip(gen.documents, texts) if sentence in t)
+            raise IcftError(
+                f"{spec.name}: the test sentence of {q.id} (split {q.split!r}) appears in the training document {doc}: "
+                f"{q.prompt + q.choices[q.answer]!r}",
+                fix="a generator bug, or (with --rc-data) source files whose test prompts repeat training text: "
+                "use the original files",
+            )
 
 
 def annotate_entities(gen: Generated) -> None:
@@ -263,6 +293,16 @@ def load_questions(folder: str | Path, split: str | None = None) -> list[Questio
     """The test questions of a built data set (of one split if given), in file order."""
     qs = [Question.from_dict(d) for d in _read_jsonl(Path(folder) / "test.jsonl")]
     return qs if split is None else [q for q in qs if q.split == split]
+
+
+def check_files(folder: str | Path, card: dict[str, Any]) -> None:
+    """Check a built folder's data files against the sha256 sums its card recorded; IcftError naming the file."""
+    folder = Path(folder)
+    for fname, meta in sorted(card.get("files", {}).items()):
+        path = folder / fname
+        if isinstance(meta, dict) and "sha256" in meta and sha256_file(path) != meta["sha256"]:
+            raise IcftError(f"the data set file {path} is corrupt or was edited (its sha256 differs from {folder / 'card.json'})",
+                            fix=f"delete the folder and it is rebuilt on the next run: rm -r {folder}")
 
 
 def load_card(folder: str | Path) -> dict[str, Any]:

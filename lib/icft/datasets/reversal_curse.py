@@ -27,7 +27,7 @@ from . import reversal_curse_text as T
 from .base import DatasetSpec, Generated, sub_rng, sub_seed, template_words
 from .berglund import GROUPS, Row, Source
 
-VERSION = "2"  # 2: quick has 10 training templates per direction (was 30)
+VERSION = "3"  # 2: quick has 10 training templates per direction (was 30); 3: and 10 people per group (was 15)
 N_CHOICES = 4
 SLOT = re.compile(r"\{(name|np|Np|past|ing)\}")
 
@@ -41,7 +41,7 @@ class Sizes:
 
 SIZES = {
     "full": Sizes(n_people=30, n_train_templates=30, n_test_templates=10),
-    "quick": Sizes(n_people=15, n_train_templates=10, n_test_templates=10),
+    "quick": Sizes(n_people=10, n_train_templates=10, n_test_templates=10),
     "smoke": Sizes(n_people=4, n_train_templates=4, n_test_templates=2),
 }
 
@@ -236,8 +236,8 @@ SPEC = DatasetSpec(
     sizes=SIZES,
     generate=generate,
     profile_note="full: 30 people per group x 30 templates per direction = 3,600 documents, 300 questions per "
-    "split (the paper). quick: 15 people per group, 10 training templates per direction (600 documents, 150 questions per split: a CPU "
-    "can fine-tune on it in minutes). "
+    "split (the paper). quick: 10 people per group, 10 training templates per direction (400 documents, 100 questions per split: a "
+    "CPU fine-tunes on it in minutes). "
     "smoke: 4 people per group, 4 train and 2 test templates.",
     options=("rc_data", "nonsense_names"),
     variant=_variant,

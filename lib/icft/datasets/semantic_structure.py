@@ -1107,8 +1107,13 @@ def make_documents(plan: Plan, sizes: Sizes, seed: int) -> tuple[list[Document],
 # =========================================================================================== checks
 
 
-class ConstructionError(AssertionError):
-    """The generated data breaks one of the benchmark's guarantees (a generator bug, not user input)."""
+class ConstructionError(IcftError, AssertionError):
+    """The generated data breaks one of the benchmark's guarantees (a generator bug, not user input).
+
+    An IcftError too, so that `icft data build` reports it in one message instead of a traceback."""
+
+    def __init__(self, what: str, fix: str | None = "a generator bug: report it with the data set, profile and seed"):
+        super().__init__(what, fix)
 
 
 def normalise(text: str) -> str:
