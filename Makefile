@@ -42,7 +42,7 @@ help:
 	@echo "make fig2     rerun one figure's notebook and recompile the paper (also: $(FIGURES))"
 	@echo "make plan     print the \`icft run\` commands of every condition (for a cluster or a GPU box)"
 	@echo "make test     run the test suite"
-	@echo "make bench    run the benchmarks in bench/"
+	@echo "make bench    run the benchmarks in bench/ (results/bench.json)"
 	@echo "make models   convert the embedded models into the safetensors cache (done on first use anyway)"
 	@echo "make clean    remove build products (keeps results/ and the model cache)"
 
@@ -84,7 +84,7 @@ plan: $(STAMP)
 	@$(PY) -m icft plan all --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS)
 
 bench: models
-	@$(PY) bench/scoring.py --device $(DEVICE)
+	@$(PY) bench/run_all.py --device $(DEVICE) --model $(MODEL)
 
 clean:
 	rm -rf build paper/build figures/*.png figures/*.pdf .pytest_cache

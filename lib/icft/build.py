@@ -140,6 +140,7 @@ def compile_pdf(root: Path | None = None) -> Path:
     root = root or repo_root()
     out = root / "paper" / "build" / "paper.pdf"
     out.parent.mkdir(parents=True, exist_ok=True)
+    _write_optional_inputs(root / "results")
     t0 = time.perf_counter()
     try:
         pdf = typst.compile(str(root / "paper" / "paper.typ"), root=str(root))
@@ -151,6 +152,25 @@ def compile_pdf(root: Path | None = None) -> Path:
     pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
     print(f"[paper] {out}: {pages} pages, compiled in {time.perf_counter() - t0:.1f}s", flush=True)
     return out
+
+
+OPTIONAL_INPUTS = {"bench": "bench.json", "build_times": "build_times.json"}
+
+
+def _write_optional_inputs(results: Path) -> None:
+    """results/optional.json: the results the paper shows when they exist (benchmarks, build times).
+    Typst cannot test whether a file exists, so the paper reads this one file, which always does."""
+    import json
+
+    from .io import atomic_write_json
+
+    found = {}
+    for key, name in OPTIONAL_INPUTS.items():
+        try:
+            found[key] = json.loads((results / name).read_text())
+        except (OSError, ValueError):
+            found[key] = None
+    atomic_write_json(results / "optional.json", found)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,158 @@
+"""Where the time of a paper build goes: wall time per notebook and the share of each stage.
+
+Reads, and runs nothing heavy:
+- results/build_times.json, written by `python -m icft.build notebooks` (`make notebooks`/`make paper`):
+  each notebook's wall time of its last run, with its profile, model and seeds;
+- results/runs/*/*.json, the records: each carries `timings` in seconds for its stages, `data`
+  (building or loading the data set), `load_model`, `augment` (generation; for augmentations read
+  from the disk cache, the time they took when generated), `train` (fine-tuning) and `eval` (scoring).
+
+Each record is attributed to the first notebook (in build order) whose conditions (`icft.plan`, at
+the notebook's profile, model and seeds) include it: in a fresh build that notebook ran it and later
+ones reused it. Records no current notebook lists (runs by hand, other profiles, conditions whose
+settings changed since) are shown as "other records". A notebook's wall time minus its records'
+stages is "rest" (kernel start, reading records, plots, reused records' loading).
+
+    python bench/paper.py [--results DIR]
+
+Prints the table and, as its last line, the stage with the biggest share of the recorded time.
+Writes results/bench/paper.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+STAGES = ("train", "augment", "eval", "load_model", "data")
+LABELS = {"train": "training", "augment": "augmentation", "eval": "evaluation", "load_model": "model loading", "data": "data"}
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def records(results: Path) -> dict[str, dict[str, Any]]:
+    """record key -> {dataset, profile, name, timings} for every readable record."""
+    out = {}
+    for path in sorted((results / "runs").glob("*/*.json")):
+        rec = _load(path)
+        if not isinstance(rec, dict) or not isinstance(rec.get("timings"), dict):
+            continue
+        cond = rec.get("condition") or {}
+        timings = {k: float(v) for k, v in rec["timings"].items() if isinstance(v, (int, float))}
+        out[str(rec.get("key") or path.stem)] = {"name": path.stem, "dataset": cond.get("dataset"), "method": cond.get("method"),
+                                                 "profile": cond.get("profile"), "timings": timings}
+    return out
+
+
+def notebook_keys(notebooks: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Per notebook (build order), the keys of the conditions it lists at the settings it ran with."""
+    try:
+        from icft import plan
+    except ImportError:
+        return {}
+    out: dict[str, list[str]] = {}
+    for name in sorted(notebooks):
+        if name not in plan.NOTEBOOKS:
+            continue
+        nb = notebooks[name]
+        try:
+            seeds = [int(s) for s in str(nb.get("seeds", "0")).split(",") if s.strip()]
+            conds = plan.conditions(name, nb.get("profile", "quick"), nb.get("model", "gemma-3-270m"), seeds)
+        except Exception as e:  # a stale build_times entry must not stop the report
+            print(f"(could not list the conditions of {name}: {type(e).__name__}: {e})")
+            continue
+        out[name] = [c.key for c in conds]
+    return out
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--results", default=None, help="the results folder (default $ICFT_RESULTS or results/)")
+    ap.add_argument("--out", default=None, help="JSON file (default <results>/bench/paper.json)")
+    ap.add_argument("--profile", default="quick", help="without build_times.json: the plan's profile to attribute records")
+    ap.add_argument("--model", default="gemma-3-270m", help="without build_times.json: the plan's model")
+    ap.add_argument("--seeds", default="0,1", help="without build_times.json: the plan's seeds")
+    args = ap.parse_args(argv)
+    from icft.io import atomic_write_json
+    from icft.paths import results_dir
+
+    results = Path(args.results) if args.results else results_dir()
+    build = _load(results / "build_times.json") or {}
+    notebooks: dict[str, dict[str, Any]] = build.get("notebooks") or {}
+    recs = records(results)
+    plan_settings = notebooks
+    if not notebooks:
+        print(f"no {results / 'build_times.json'}: run `python -m icft.build notebooks` (make notebooks) to time the "
+              f"notebooks; records attributed by the plan at profile {args.profile}, model {args.model}, seeds {args.seeds}")
+        try:
+            from icft import plan
+
+            plan_settings = {n: {"profile": args.profile, "model": args.model, "seeds": args.seeds} for n in plan.NOTEBOOKS}
+        except ImportError:
+            plan_settings = {}
+
+    claimed: dict[str, str] = {}
+    for name, keys in notebook_keys(plan_settings).items():
+        for k in keys:
+            if k in recs:
+                claimed.setdefault(k, name)
+
+    def stage_sums(keys: list[str]) -> dict[str, float]:
+        return {s: sum(recs[k]["timings"].get(s, 0.0) for k in keys) for s in STAGES}
+
+    groups: dict[str, list[str]] = {name: [] for name in sorted(plan_settings)}
+    for k in recs:
+        groups.setdefault(claimed.get(k, "other records"), []).append(k)
+    if not groups.get("other records"):
+        groups.pop("other records", None)
+
+    rows, per_notebook = [], {}
+    for name, keys in groups.items():
+        sums = stage_sums(keys)
+        wall = notebooks.get(name, {}).get("seconds")
+        recorded = sum(sums.values())
+        rest = wall - recorded if isinstance(wall, (int, float)) else None
+        per_notebook[name] = {"wall_seconds": wall, "records": len(keys), "stages": sums, "rest_seconds": rest,
+                              **{k: notebooks.get(name, {}).get(k) for k in ("profile", "model", "seeds", "device")}}
+        rows.append([name, f"{wall:,.0f}" if isinstance(wall, (int, float)) else "-", str(len(keys)),
+                     *(f"{sums[s]:,.0f}" for s in STAGES), f"{rest:,.0f}" if rest is not None else "-"])
+    totals = stage_sums(list(recs))
+    total = sum(totals.values())
+    wall_total = sum(v.get("seconds", 0.0) for v in notebooks.values()) if notebooks else None
+    rows.append(["total", f"{wall_total:,.0f}" if wall_total is not None else "-", str(len(recs)), *(f"{totals[s]:,.0f}" for s in STAGES), ""])
+    print(f"seconds per notebook (wall) and per stage (summed over the records each notebook ran), from {results}")
+    print(table(rows, ["notebook", "wall", "records", *(LABELS[s] for s in STAGES), "rest"]))
+
+    shares = {s: (totals[s] / total if total else 0.0) for s in STAGES}
+    order = sorted(STAGES, key=lambda s: shares[s])
+    print("share of the recorded time: " + ", ".join(f"{LABELS[s]} {shares[s]:.0%}" for s in order))
+    record = {
+        "benchmark": "paper", "results": str(results), "notebooks": per_notebook, "notebook_wall_seconds": wall_total,
+        "record_seconds": totals, "record_shares": shares, "records": len(recs),
+        "biggest": order[-1] if total else None,
+    }
+    atomic_write_json(Path(args.out) if args.out else results / "bench" / "paper.json", record)
+    if total:
+        big = order[-1]
+        print(f"biggest share: {LABELS[big]} {shares[big]:.0%} of {total:,.0f}s recorded in {len(recs)} records")
+    else:
+        print("biggest share: none (no records with timings)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
