@@ -186,22 +186,11 @@ def test_process_knowledge_distractors_give_no_copy_cue():
 # --------------------------------------------------------------------------------------- reversal curse
 
 
-def _write_berglund(src: berglund.Source, folder: Path) -> None:
-    """Write rows in the original files' format (our generated data set stands in for the real one)."""
-    folder.mkdir(parents=True)
-    people = [p for g in berglund.GROUPS for p in src.people[g]]
-    (folder / berglund.NAMES_FILE).write_text("\n".join(people) + "\n")
-    files = {fname: [r for r in src.train if r.group == g] for g, fname in berglund.TRAIN_FILES.items()}
-    files |= {fname: src.tests[kind] for kind, (fname, _, _) in berglund.TEST_FILES.items()}
-    for fname, rows in files.items():
-        lines = [json.dumps({"prompt": r.prompt, "completion": r.completion}) for r in rows]
-        (folder / fname).write_text("\n".join(lines) + "\n")
-
 
 @pytest.fixture()
 def fake_rc(tmp_path) -> Path:
     src = rc.generated_source(rc.SIZES["smoke"], seed=0)
-    _write_berglund(src, tmp_path / "rc")
+    berglund.write(src, tmp_path / "rc")
     return tmp_path / "rc"
 
 

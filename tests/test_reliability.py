@@ -61,17 +61,12 @@ def _child_env(**extra: str) -> dict[str, str]:
 
 def _berglund_folder(folder: Path, broken_line: int | None = None) -> Path:
     """A folder in the format of Berglund et al.'s files (our generated set stands in for theirs)."""
-    src = rc.generated_source(rc.SPEC.sizes["smoke"], 0)
-    folder.mkdir(parents=True)
-    people = [p for g in berglund.GROUPS for p in src.people[g]]
-    (folder / berglund.NAMES_FILE).write_text("\n".join(people) + "\n")
-    files = {fname: [r for r in src.train if r.group == g] for g, fname in berglund.TRAIN_FILES.items()}
-    files |= {fname: src.tests[kind] for kind, (fname, _, _) in berglund.TEST_FILES.items()}
-    for fname, rows in files.items():
-        lines = [json.dumps({"prompt": r.prompt, "completion": r.completion}) for r in rows]
-        if broken_line is not None and fname == berglund.TRAIN_FILES["p2d"]:
-            lines[broken_line - 1] = lines[broken_line - 1][:-5]  # cut off mid-object
-        (folder / fname).write_text("\n".join(lines) + "\n")
+    berglund.write(rc.generated_source(rc.SPEC.sizes["smoke"], 0), folder)
+    if broken_line is not None:
+        path = folder / berglund.TRAIN_FILES["p2d"]
+        lines = path.read_text().splitlines()
+        lines[broken_line - 1] = lines[broken_line - 1][:-5]  # cut off mid-object
+        path.write_text("\n".join(lines) + "\n")
     return folder
 
 

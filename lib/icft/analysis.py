@@ -131,12 +131,9 @@ def compare(table: pd.DataFrame, a: str, b: str, split: str, **where: Any) -> Co
     return Comparison(ra["accuracy"], rb["accuracy"], diff, se, diff / se if se > 0 else (math.inf if diff > 0 else -math.inf if diff < 0 else 0.0))
 
 
-def binomial_p_above(k: int, n: int, p: float) -> float:
-    """P(X >= k), X ~ Binomial(n, p): the one-sided test that an accuracy is above chance."""
-    return float(sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1)))
-
-
 def above_chance(r: pd.Series, alpha: float = 0.05) -> bool:
+    from .experiment import binomial_p_above
+
     k = round(r["accuracy"] * r["n"])
     return binomial_p_above(k, int(r["n"]), float(r["chance"])) < alpha
 

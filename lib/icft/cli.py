@@ -178,21 +178,13 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        seeds = []
-    if not seeds or any(s < 0 for s in seeds):
-        raise IcftError(f"--seeds {text!r} is not a comma-separated list of non-negative integers", fix="write e.g. --seeds 0,1")
-    return seeds
-
 
 def _plan(args: argparse.Namespace) -> int:
     from . import plan
+    from .build import parse_seeds
 
     kw = {"rc_data": args.rc_data} if args.rc_data else {}
-    todo = plan.conditions(args.notebook, args.profile, args.model, _seeds(args.seeds), **kw)
+    todo = plan.conditions(args.notebook, args.profile, args.model, parse_seeds(args.seeds), **kw)
     for c in todo:
         if args.missing and c.path().exists():
             continue

@@ -151,3 +151,18 @@ def read(folder: str | os.PathLike) -> Source:
     files = {f: hashlib.sha256((folder / f).read_bytes()).hexdigest()
              for f in sorted([NAMES_FILE, *TRAIN_FILES.values(), *(f for f, _, _ in TEST_FILES.values())])}
     return Source(people, train, tests, files)
+
+
+def write(src: Source, folder: str | os.PathLike) -> Path:
+    """Write `src` in the original files' format (names.txt and the prompt/completion JSONL files):
+    the inverse of `read`, e.g. to hand a generated set to code written for Berglund et al.'s files."""
+    folder = Path(folder)
+    folder.mkdir(parents=True)
+    people = [p for g in GROUPS for p in src.people[g]]
+    (folder / NAMES_FILE).write_text("\n".join(people) + "\n")
+    files = {fname: [r for r in src.train if r.group == g] for g, fname in TRAIN_FILES.items()}
+    files |= {fname: src.tests[kind] for kind, (fname, _, _) in TEST_FILES.items()}
+    for fname, rows in files.items():
+        lines = [json.dumps({"prompt": r.prompt, "completion": r.completion}) for r in rows]
+        (folder / fname).write_text("\n".join(lines) + "\n")
+    return folder
