@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     engine_rate = job_tokens / engine_s
     speedup = naive_s / engine_s
     print(f"engine: {engine_s:.1f}s, {engine_rate:,.0f} job tokens/s ({stats.forward_tokens:,} tokens run, {stats.forward_tokens / engine_s:,.0f} tokens/s, "
-          f"{stats.padded_tokens} padding, {stats.scored_tokens} positions through the output layer)")
+          f"{stats.scored_tokens} positions through the output layer)")
     print(f"naive:  {naive_rate:,.0f} tokens/s on {len(sample)} sampled choices ({naive_sample_s:.1f}s) -> {naive_s:,.0f}s for the job")
     print(f"max |engine - naive| over the sample: {max_diff:.2e} nats ({'OK' if max_diff < 1e-3 else 'MISMATCH'})")
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch_threads": torch.get_num_threads(),
         "machine": platform.machine(),
         "job": {"context_tokens": len(prefix), "questions": len(questions), "choices": len(requests), "naive_tokens": job_tokens},
-        "engine": {"seconds": engine_s, "job_tokens_per_s": engine_rate, "forward_tokens": stats.forward_tokens, "padded_tokens": stats.padded_tokens},
+        "engine": {"seconds": engine_s, "job_tokens_per_s": engine_rate, "forward_tokens": stats.forward_tokens},
         "naive": {"sampled_choices": len(sample), "sample_seconds": naive_sample_s, "tokens_per_s": naive_rate, "extrapolated_seconds": naive_s},
         "max_abs_diff_nats": max_diff,
         "speedup": speedup,

@@ -189,8 +189,10 @@ def test_local_and_global_end_to_end(tiny_gemma, smoke, tmp_path):
     assert A.generation_flops(tiny_gemma[0], res.prompt_tokens, res.generated_tokens) > 0
 
     both = augment(*tiny_gemma, gen.documents, AugmentConfig(kind="both", max_new_tokens_local=12, max_sentences=4,
-                   max_new_tokens_global=16, max_documents=3), cache_dir=tmp_path, progress=False)
+                   max_new_tokens_global=16, max_documents=1), cache_dir=tmp_path, progress=False)
     assert both.counts["local_generated"] + both.counts["global_generated"] == both.counts["generated"]
+    # max_documents picks the global focus documents only: local still writes for 4 sentences of any document
+    assert both.counts["prompts"] == 4 + 1
 
 
 def test_global_context_fraction_auto_halves(tiny_gemma, smoke, monkeypatch):
@@ -274,6 +276,14 @@ def test_oracle_sentences_are_true_and_use_no_test_wording(name, smoke):
         assert q["coverage"]["compositional"]["share"] == 1.0
     if name == "simple_syllogisms":
         assert q["coverage"]["syllogism"]["share"] == 1.0
+
+
+def test_oracle_budget_is_in_sentences(smoke):
+    gen = smoke["simple_reversals"]
+    every = augment(None, None, gen.documents, AugmentConfig(kind="oracle", max_documents=1), dataset="simple_reversals", generated=gen)
+    some = augment(None, None, gen.documents, AugmentConfig(kind="oracle", max_sentences=3), dataset="simple_reversals", generated=gen)
+    assert len(every.documents) == every.counts["generated"] > 3  # max_documents is the global budget: not the oracle's
+    assert len(some.documents) == 3 and {d.text for d in some.documents} <= {d.text for d in every.documents}
 
 
 def test_oracle_needs_the_generated_records(smoke):

@@ -45,6 +45,18 @@ def test_run_writes_a_record_and_reuses_it(tmp_path):
     assert again == json.loads(path.read_text()) and path.stat().st_mtime_ns == mtime  # reused, not recomputed
 
 
+def test_only_the_main_process_of_a_launch_writes(tmp_path, monkeypatch):
+    """Under torchrun every process runs the condition; the others (RANK > 0) must not write."""
+    cond = _cond(method="finetune")
+    monkeypatch.setenv("RANK", "1")
+    rec = experiment.run(cond, root=tmp_path, progress=False)
+    assert rec["key"] == cond.key and rec["accuracy"]
+    assert not cond.path(tmp_path).exists() and not (tmp_path / rec["adapter"]).exists()
+    monkeypatch.setenv("RANK", "0")
+    experiment.run(cond, root=tmp_path, progress=False)
+    assert cond.path(tmp_path).exists() and (tmp_path / rec["adapter"]).exists()
+
+
 def test_same_condition_gives_the_same_record_apart_from_timings(tmp_path):
     cond = _cond()
     a = experiment.run(cond, root=tmp_path / "a", progress=False)

@@ -20,6 +20,7 @@ from icft.finetune import (
     Example,
     FinetuneConfig,
     _collate,
+    _prepare_model,
     finetune,
     flops_estimate,
     length_grouped_batches,
@@ -116,6 +117,39 @@ def test_selective_logits_equal_full_loss(request, fixture, softcap):
         full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels).loss
     assert batch["input_ids"].shape[1] > 16  # longer than tiny Gemma's sliding window
     assert abs(float(ours) - float(full)) < 1e-5
+
+
+@pytest.mark.parametrize("fixture,softcap,method", [("tiny_gemma", 5.0, "lora"), ("tiny_gemma", None, "full"), ("tiny_smollm2", None, "full")])
+def test_chunked_loss_gradients_equal_autograd(request, fixture, softcap, method):
+    """The loss computes its gradients piece by piece in the forward pass: they must be autograd's,
+    for LoRA (frozen output layer) and full FT (the tied output layer/embeddings trains too)."""
+    model, tok = _fresh(request.getfixturevalue(fixture))
+    if softcap:
+        model.config.final_logit_softcapping = softcap
+    model = _prepare_model(model, FinetuneConfig(method=method))
+    rows = [tokenize_example(tok, e, "all") for e in make_examples(MIXED_DOCS + [THREE], "none")]
+    batch = _collate(rows, pad_id=0, device=torch.device("cpu"))
+    labels = batch["input_ids"].clone()
+    mask = torch.zeros_like(labels, dtype=torch.bool)
+    for b, r in enumerate(rows):
+        mask[b, : len(r.ids)] = torch.tensor(r.loss_mask)
+    labels[~mask] = -100
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def grads(loss_fn):
+        model.zero_grad(set_to_none=True)
+        loss = loss_fn()
+        loss.backward()
+        return float(loss.detach()), [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in params]
+
+    n = len(batch["rows"])
+    ref_loss, ref = grads(lambda: model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels).loss * mask.sum())
+    for chunk in (7, n + 1):  # several pieces, then one
+        loss, got = grads(lambda: selective_ce(model, **batch, chunk=chunk))
+        assert loss == pytest.approx(ref_loss, rel=1e-5)
+        scale = max(float(g.abs().max()) for g in ref)
+        assert scale > 0
+        assert max(float((a - b).abs().max()) for a, b in zip(got, ref)) < 1e-4 * scale
 
 
 # ------------------------------------------------------------------------------------ training
@@ -245,7 +279,9 @@ def _free_port() -> int:
 def test_two_processes_train_like_one(tiny_smollm2, tmp_path):
     # 5 documents, batch 4: every other step is a 1-row batch, so process 1 has nothing of its own
     config = FinetuneConfig(lr=3e-2, steps=5, batch_size=4, warmup_steps=1, lora_r=4)
-    (tmp_path / "spec.json").write_text(json.dumps({"docs": [d.to_dict() for d in MIXED_DOCS], "config": config.to_dict()}))
+    # the two processes also accumulate over 1-row micro-batches (DDP all-reduces after the last only)
+    two_config = {**config.to_dict(), "micro_batch_size": 1}
+    (tmp_path / "spec.json").write_text(json.dumps({"docs": [d.to_dict() for d in MIXED_DOCS], "config": two_config}))
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT)
     # CPU processes (gloo) even where there is a GPU: two processes cannot share one GPU with NCCL
@@ -267,6 +303,20 @@ def test_two_processes_train_like_one(tiny_smollm2, tmp_path):
     assert max(float(p.abs().max()) for n, p in ours.items() if "lora_B" in n) > 1e-2  # the weights did move
 
 
+def test_micro_batches_train_like_whole_batches(tiny_smollm2):
+    """Gradient accumulation over micro-batches takes the same steps as one forward per batch."""
+    runs = []
+    for micro in (None, 2):
+        model, tok = _fresh(tiny_smollm2)
+        cfg = FinetuneConfig(lr=1e-2, steps=6, batch_size=5, warmup_steps=1, split="independent", micro_batch_size=micro)
+        model, log = finetune(model, tok, MIXED_DOCS, cfg, progress=False)
+        runs.append((log.losses, {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}))
+    (losses, weights), (micro_losses, micro_weights) = runs
+    assert micro_losses == pytest.approx(losses, rel=1e-5)
+    assert max(float((weights[n] - micro_weights[n]).abs().max()) for n in weights) < 1e-5
+    assert max(float(p.abs().max()) for n, p in weights.items() if "lora_B" in n) > 1e-3  # the weights did move
+
+
 # ------------------------------------------------------------------------------------ errors
 
 
@@ -275,7 +325,8 @@ def test_two_processes_train_like_one(tiny_smollm2, tmp_path):
     [
         dict(method="qlora"), dict(schedule="linear"), dict(split="paragraph"), dict(loss_on="prompt"), dict(lr=0.0),
         dict(lr=-1e-4), dict(steps=0), dict(batch_size=0), dict(batch_size=2.5), dict(epochs=0), dict(warmup_steps=-1),
-        dict(max_grad_norm=-1.0), dict(lora_dropout=1.0), dict(max_length=0),
+        dict(max_grad_norm=-1.0), dict(lora_dropout=1.0), dict(max_length=0), dict(micro_batch_size=0),
+        dict(micro_batch_size=2.0),
     ],
 )
 def test_bad_configs_raise(bad):

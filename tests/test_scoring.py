@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from icft.errors import IcftError
 from icft.records import Question
 from icft.scoring import (
     ContextTooLongError,
@@ -45,8 +46,8 @@ def test_engine_equals_naive_tiny(request, fixture, repeat):
     model, tok = request.getfixturevalue(fixture)
     qs, ctx = _questions(), _context(repeat)
     prefix, reqs = build_requests(tok, qs, ctx)
-    # a small batch budget and prefill chunk exercise batching, padding and chunked prefill
-    fast = loglikelihoods(model, prefix, reqs, batch_tokens=40, prefill_chunk=37, progress=False)
+    # a small pack budget and prefill chunk exercise packing and chunked prefill
+    fast = loglikelihoods(model, prefix, reqs, pack_tokens=40, prefill_chunk=37, progress=False)
     slow = naive_loglikelihoods(model, prefix, reqs)
     assert max(abs(a - b) for a, b in zip(fast, slow)) < 1e-3
     assert all(math.isfinite(x) and x < 0 for x in fast)
@@ -69,37 +70,55 @@ def test_real_models_know_a_fact(gemma, smollm2):
         assert res.accuracy == 1.0, res.questions[0].logprob
 
 
-def test_batching_does_not_change_scores(tiny_gemma):
+def test_packing_does_not_change_scores(tiny_gemma):
     model, tok = tiny_gemma
     qs, ctx = _questions(), _context(2)
-    a = score(model, tok, qs, ctx, batch_tokens=16, progress=False)
-    b = score(model, tok, qs, ctx, batch_tokens=100_000, max_padding=1.0, progress=False)
-    assert a.stats.batches > b.stats.batches
+    a = score(model, tok, qs, ctx, pack_tokens=16, progress=False)
+    b = score(model, tok, qs, ctx, pack_tokens=100_000, progress=False)
+    assert a.stats.batches == len(qs) > b.stats.batches == 1  # a block longer than the budget is a pack of its own
     assert _max_diff(a, b) < 1e-4
 
 
 def test_shared_cache_is_not_mutated(tiny_gemma):
-    """Every batch forks the prefix cache; scoring twice in a row must give identical numbers."""
+    """Every pack reads the prefix cache; scoring twice in a row must give identical numbers."""
     model, tok = tiny_gemma
     qs, ctx = _questions(), _context(3)
     prefix, reqs = build_requests(tok, qs, ctx)
-    first = loglikelihoods(model, prefix, reqs, batch_tokens=30, progress=False)
-    second = loglikelihoods(model, prefix, reqs[::-1], batch_tokens=30, progress=False)[::-1]
+    first = loglikelihoods(model, prefix, reqs, pack_tokens=30, progress=False)
+    second = loglikelihoods(model, prefix, reqs[::-1], pack_tokens=30, progress=False)[::-1]
     assert max(abs(a - b) for a, b in zip(first, second)) < 1e-5
 
 
-def test_cache_memory_budget_limits_rows(tiny_gemma):
+def test_each_prompt_runs_once(tiny_gemma):
+    """A question's prompt is run once, and its choices branch from it."""
     model, tok = tiny_gemma
+    qs, ctx = _questions(), _context(1)
+    prefix, reqs = build_requests(tok, qs, ctx)
+    res = score(model, tok, qs, ctx, progress=False)
+    prompts = {r.question: len(r.tokens) - r.n_scored for r in reqs}
+    assert res.stats.row_tokens == sum(1 + n for n in prompts.values()) + sum(r.n_scored for r in reqs)
+    assert res.stats.row_tokens < sum(1 + len(r.tokens) for r in reqs)
+    assert res.stats.rows == len(reqs) and res.stats.prefix_tokens == len(prefix) - 1
+
+
+@pytest.mark.parametrize("fixture", ["tiny_gemma", "tiny_smollm2"])
+def test_eager_attention_scores_the_same(request, fixture):
+    """The pack masks in the additive form eager attention takes; an implementation that cannot
+    take arbitrary masks is refused with the fix."""
+    model, tok = request.getfixturevalue(fixture)
     qs, ctx = _questions(), _context(8)
-    small = score(model, tok, qs, ctx, max_cache_mb=0, progress=False)  # budget of one row per batch
-    assert small.stats.batches == sum(len(q.choices) for q in qs)
-    assert _max_diff(small, score(model, tok, qs, ctx, progress=False)) < 1e-4
-
-
-def test_padding_is_bounded(tiny_gemma):
-    model, tok = tiny_gemma
-    res = score(model, tok, _questions(), _context(1), max_padding=0.25, progress=False)
-    assert res.stats.padded_tokens <= 0.25 * res.stats.row_tokens
+    sdpa = score(model, tok, qs, ctx, pack_tokens=64, progress=False)
+    original = model.config._attn_implementation
+    try:
+        model.config._attn_implementation = "eager"
+        eager = score(model, tok, qs, ctx, pack_tokens=64, progress=False)
+        model.config._attn_implementation = "flash_attention_2"
+        with pytest.raises(IcftError, match="attention implementation") as e:
+            score(model, tok, qs, ctx, progress=False)
+        assert "sdpa" in e.value.fix
+    finally:
+        model.config._attn_implementation = original
+    assert _max_diff(sdpa, eager) < 1e-4
 
 
 def test_only_choice_tokens_are_scored(tiny_gemma):

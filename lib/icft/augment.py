@@ -60,6 +60,10 @@ from .scoring import bos_ids, cache_bytes, cache_kwarg, decoder_of, encode_text,
 
 KINDS = ("local", "global", "both", "oracle")
 CACHE_FORMAT = 1
+# What augmentation generates, given its config: part of the key of every augmented condition, so a
+# change here is never answered from an old record. 2: local augmentation draws its `max_sentences`
+# from every document (1 drew them from the `max_documents` focus documents of global augmentation).
+VERSION = 2  # and the oracle's budget is max_sentences (1: max_documents)
 MIN_WORDS, MAX_WORDS = 3, 60  # kept sentences have this many words (inclusive)
 
 
@@ -74,8 +78,8 @@ class AugmentConfig:
     max_new_tokens_local: int = 64
     max_new_tokens_global: int = 256
     context_fraction: float | str = "auto"  # share of the documents in the global context; "auto": largest 1/2^k that fits
-    max_documents: int | None = None  # augment only a seeded subset of documents (CPU budgets)
-    max_sentences: int | None = None  # local: only a seeded subset of sentences
+    max_documents: int | None = None  # global: a seeded subset of documents as focus documents (CPU budgets)
+    max_sentences: int | None = None  # local: a seeded subset of the sentences of all documents (CPU budgets); oracle: of its sentences
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
     seed: int = 0
@@ -725,10 +729,9 @@ def _local(model: Any, tokenizer: Any, documents: Sequence[Document], config: Au
            cache_dir: Path | None, extra: str, progress: bool, batch_rows: int, chat: bool | None) -> AugmentResult:
     use_chat = uses_chat(tokenizer, chat)
     filt = SentenceFilter(documents)
-    focus = _subset(list(documents), config.max_documents, config.seed, "documents")
     items: list[tuple[str, int, str]] = []  # (document id, sentence index, sentence)
     skipped = 0
-    for d in focus:
+    for d in documents:
         for k, s in enumerate(split_sentences(d.text)):
             if filt.entity_pattern is not None and not filt.entity_pattern.search(s):
                 skipped += 1  # no entity: a question line, a title, a filler sentence
@@ -736,7 +739,8 @@ def _local(model: Any, tokenizer: Any, documents: Sequence[Document], config: Au
             items.append((d.id, k, s))
     items = _subset(items, config.max_sentences, config.seed, "sentences")
     fields = {**_base_fields("local", model, tokenizer, documents, config, dataset, use_chat, extra),
-              "max_new_tokens": config.max_new_tokens_local, "max_sentences": config.max_sentences}
+              "max_new_tokens": config.max_new_tokens_local, "max_sentences": config.max_sentences,
+              "sentences_sha256": _sha([list(x) for x in items])}
 
     def run() -> tuple[list[dict[str, Any]], GenerationStats, dict[str, Any]]:
         prefix, encode = local_prompt(tokenizer, use_chat)
@@ -842,7 +846,7 @@ def _oracle(documents: Sequence[Document], config: AugmentConfig, dataset: str |
 
     docs = [Document(f"aug-oracle-{i:05d}", s, {"kind": "oracle", "oracle": True, "model_written": False, "entities": names(s)})
             for i, s in enumerate(sentences)]
-    docs = _subset(docs, config.max_documents, config.seed, "oracle")
+    docs = _subset(docs, config.max_sentences, config.seed, "oracle")  # a budget in sentences, as local augmentation's
     return AugmentResult(docs, {"generated": len(sentences), "kept": len(docs)}, 0, 0, time.perf_counter() - t0,
                          {"kind": "oracle", "note": "NOT the paper's method: true statements derived from the data set's "
                                                     "training facts (an upper bound of augmentation)"})

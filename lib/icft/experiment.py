@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import subprocess
 import time
 from collections import defaultdict
@@ -100,11 +101,15 @@ class Condition:
 
     @property
     def key(self) -> str:
-        """A hash of what decides the result (not where it runs), the data generator's version included,
-        so records made from an older version of a data set are not reused."""
+        """A hash of what decides the result (not where it runs), the data generator's version (and for
+        augmented conditions the augmentation's) included, so records made by an older version are not reused."""
         from .datasets import spec
 
         keyed = self.to_dict() | {"data_version": spec(self.dataset).version}
+        if self.method == "augmented":
+            from .augment import VERSION
+
+            keyed["augment_version"] = VERSION
         canonical = json.dumps(keyed, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -300,8 +305,18 @@ def _questions_by_split(questions: Sequence[Question]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+def _main_process() -> bool:
+    """False on the other processes of a `torchrun` / `accelerate launch` data-parallel run."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def run(condition: Condition, *, root: Path | None = None, force: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Run one condition, or return its record if it is already on disk."""
+    """Run one condition, or return its record if it is already on disk.
+
+    Launched data parallel (`torchrun --nproc_per_node N -m icft run ...`), every process trains its
+    share, and only the main one (RANK 0) writes the adapter and the record: the others return the
+    same record without writing it.
+    """
     path = condition.path(root)
     if path.exists() and not force:
         return load_record(path, condition)
@@ -348,7 +363,8 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
         record["training"] = _train_summary(log)
         compute["train_flops"] = float(ft.flops_estimate(model, log.tokens))
         adapter = (root or results_dir()) / "adapters" / condition.name
-        ft.save_adapter(model, adapter)
+        if _main_process():
+            ft.save_adapter(model, adapter)
         record["adapter"] = _relative(adapter, root)
 
     t = time.perf_counter()
@@ -364,7 +380,8 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
     record["software"] = software()
     # Kept apart so that everything else is byte-identical across reruns of the same condition.
     record["timings"] = {k: round(v, 3) for k, v in timings.items()} | {"device": str(next(model.parameters()).device)}
-    atomic_write_json(path, record)
+    if _main_process():
+        atomic_write_json(path, record)
     return record
 
 

@@ -16,10 +16,12 @@ What happens, in order:
 3. Batches. Length-grouped: shuffled, then sorted by length within chunks of 50 batches, then the
    batch order shuffled, so padding stays small without ordering the data by length.
 4. The loss. The decoder runs on the (right-padded) batch; the output layer (Gemma's is 262k words
-   wide, ~60% of its compute per token) runs only at positions whose next token gets loss;
-   cross-entropy in float32, summed, divided by the number of loss tokens of the global batch.
+   wide, ~60% of its compute per token) runs only at positions whose next token gets loss, 128
+   positions at a time, each piece's gradient taken on the spot so that no batch-sized logits are
+   kept; cross-entropy in float32, summed, divided by the number of loss tokens of the global batch.
 5. The step. AdamW, linear warmup then cosine (or constant), gradient clipping. LoRA (peft) by
-   default, full fine-tuning as an option.
+   default, full fine-tuning as an option. `micro_batch_size` splits a step's batch into pieces whose
+   gradients add up (less memory, same step).
 
 Data parallel: the loop is built on `accelerate.Accelerator`, so `torchrun --nproc_per_node N` (CPU
 or GPU) or `accelerate launch --multi_gpu` runs it on several processes unchanged. (`accelerate
@@ -31,6 +33,7 @@ processes take the same steps as one (up to float rounding).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -73,6 +76,7 @@ class FinetuneConfig:
     steps: int = 200  # optimizer steps (the paper: 200-1000)
     epochs: float | None = None  # if set, overrides steps: steps = ceil(epochs * n_examples / batch_size)
     batch_size: int = 8  # examples per optimizer step, global (summed over processes)
+    micro_batch_size: int | None = None  # rows per forward/backward (gradient accumulation); None: a process's whole share
     schedule: str = "cosine"  # "cosine": linear warmup, then cosine to 0; "constant": warmup, then flat
     warmup_steps: int = 10
     weight_decay: float = 0.0  # AdamW decoupled decay, on matrices only (not norms or biases)
@@ -103,6 +107,11 @@ class FinetuneConfig:
                 bad(f"{name} must be an integer, got {getattr(self, name)!r}", f"set {name} to a whole number")
         if self.epochs is not None and not (isinstance(self.epochs, (int, float)) and self.epochs > 0 and math.isfinite(self.epochs)):
             bad(f"epochs must be a positive number or None, got {self.epochs!r}", "set epochs > 0, or None to use steps")
+        if self.micro_batch_size is not None and (
+            isinstance(self.micro_batch_size, bool) or not isinstance(self.micro_batch_size, int) or self.micro_batch_size < 1
+        ):
+            bad(f"micro_batch_size must be a whole number >= 1 or None, got {self.micro_batch_size!r}",
+                "set micro_batch_size to e.g. 4 (it only trades memory for speed), or None")
         if self.warmup_steps < 0:
             bad(f"warmup_steps must be >= 0, got {self.warmup_steps}", "set warmup_steps to 0 or more")
         if not 0.0 <= self.lora_dropout < 1.0:
@@ -316,17 +325,78 @@ def _collate(rows: Sequence[Tokenized], pad_id: int, device: torch.device) -> di
 # ------------------------------------------------------------------------------------ the loss
 
 
-def selective_ce(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                 targets: torch.Tensor) -> torch.Tensor:
-    """Summed cross-entropy of `targets` predicted at positions (rows, cols); the output layer runs
-    at those positions only.
+# Output-layer positions per piece of the loss (see _ChunkedLinearCE): 128 x 262k floats is 134 MB.
+# At the full profile's longest semantic-structure batch, 256 peaked at 6.3 GiB and 128 at 6.0 GiB
+# (bench/memory.py; 11.4 GiB without pieces).
+LOSS_CHUNK = 128
 
-    Equal to the loss of a full `model(input_ids, labels=...)` (tested), without computing logits at
-    prompt, BOS and padding positions. Memory: about 2 x (loss positions) x vocabulary x 4 bytes.
+
+class _ChunkedLinearCE(torch.autograd.Function):
+    """Summed cross-entropy of `targets` under softmax(softcap(hidden @ weight.T)), in pieces of `chunk` rows.
+
+    Why a Function of our own: autograd would keep every piece's logits (rows x vocabulary floats,
+    262k words for Gemma) for the backward pass, and the gradient of the logits beside them: at the
+    full profile's longest batches those are the largest buffers of a step (about 2 GB each). Here
+    each piece's softmax is turned into d loss / d hidden (and d loss / d weight when the output
+    layer trains) in the forward pass, and only those are kept. Same FLOPs, same result (tested).
+    """
+
+    @staticmethod
+    def forward(ctx, hidden, weight, targets, softcap, chunk):  # type: ignore[override]
+        want_h, want_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        loss = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        grad_h = torch.empty_like(hidden) if want_h else None
+        grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if want_w else None
+        for a in range(0, hidden.shape[0], chunk):
+            h, t = hidden[a : a + chunk], targets[a : a + chunk]
+            logits = (h @ weight.t()).float()
+            capped = None
+            if softcap:
+                capped = torch.tanh(logits / softcap)
+                logits = capped * softcap
+            lse = torch.logsumexp(logits, dim=-1)
+            loss += (lse - logits.gather(1, t[:, None]).squeeze(1)).sum()
+            if not (want_h or want_w):
+                continue
+            g = logits.sub_(lse[:, None]).exp_()  # the softmax, in place of the logits
+            g[torch.arange(len(t), device=g.device), t] -= 1.0  # d loss / d logits
+            if capped is not None:
+                g.mul_(1.0 - capped * capped)  # through the tanh of the softcap
+            g = g.to(weight.dtype)
+            if want_h:
+                grad_h[a : a + chunk] = g @ weight
+            if want_w:
+                grad_w += (g.t() @ h).float()
+        ctx.save_for_backward(grad_h, grad_w.to(weight.dtype) if want_w else None)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss):  # type: ignore[override]
+        grad_h, grad_w = ctx.saved_tensors
+        return (
+            grad_h * grad_loss if grad_h is not None else None,
+            grad_w * grad_loss if grad_w is not None else None,
+            None, None, None,
+        )
+
+
+def selective_ce(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                 targets: torch.Tensor, chunk: int = LOSS_CHUNK) -> torch.Tensor:
+    """Summed cross-entropy of `targets` predicted at positions (rows, cols); the output layer runs
+    at those positions only, `chunk` positions at a time.
+
+    Equal to the loss of a full `model(input_ids, labels=...)`, and so are its gradients (tested),
+    without computing logits at prompt, BOS and padding positions. Memory beyond the decoder's
+    activations: about 3 x chunk x vocabulary x 4 bytes (0.4 GB for Gemma's 262k words), whatever
+    the batch.
     """
     hidden = model.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
-    logits = model.get_output_embeddings()(hidden[rows, cols]).float()
-    softcap = getattr(model.config, "final_logit_softcapping", None)
+    head = model.get_output_embeddings()
+    softcap = float(getattr(model.config, "final_logit_softcapping", None) or 0.0)
+    if type(head) is torch.nn.Linear and head.bias is None:
+        return _ChunkedLinearCE.apply(hidden[rows, cols], head.weight, targets, softcap, int(chunk))
+    # an output layer with a bias or adapters of its own (lora_targets naming it): plain autograd
+    logits = head(hidden[rows, cols]).float()
     if softcap:
         logits = torch.tanh(logits / softcap) * softcap
     return F.cross_entropy(logits, targets, reduction="sum")
@@ -518,10 +588,16 @@ def finetune(
         weight = 1.0
         if not mine:  # a last short batch with fewer rows than processes: run one row, count it 0
             mine, weight = batch[:1], 0.0
-        inputs = _collate([data[i] for i in mine], pad_id, device)
-        loss_sum = loss_module(**inputs) * weight
-        # DDP averages gradients over processes; times `world` makes that the global-batch mean.
-        accelerator.backward(loss_sum * (world / n_loss))
+        micro = config.micro_batch_size or len(mine)
+        pieces = [mine[a : a + micro] for a in range(0, len(mine), micro)]
+        loss_sum = torch.zeros((), device=device)
+        for k, piece in enumerate(pieces):
+            # gradients add up over the pieces; DDP all-reduces them once, after the last
+            with contextlib.nullcontext() if k == len(pieces) - 1 else accelerator.no_sync(loss_module):
+                piece_loss = loss_module(**_collate([data[i] for i in piece], pad_id, device)) * weight
+                # DDP averages gradients over processes; times `world` makes that the global-batch mean.
+                accelerator.backward(piece_loss * (world / n_loss))
+            loss_sum += piece_loss.detach()
         # the norm of the global-batch gradient (DDP has all-reduced it); max_norm inf only measures it
         grad_norm = accelerator.clip_grad_norm_(loss_module.parameters(), config.max_grad_norm or math.inf)
         lr = optimizer.param_groups[0]["lr"]

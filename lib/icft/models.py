@@ -367,7 +367,9 @@ def load_model(
     where = _resolve_path(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(where, trust_remote_code=False)
-        model = AutoModelForCausalLM.from_pretrained(where, dtype=dt, use_safetensors=True, trust_remote_code=False)
+        # sdpa: the scoring engine's packed questions need attention that takes arbitrary masks
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=dt, use_safetensors=True, trust_remote_code=False,
+                                                     attn_implementation="sdpa")
     except (OSError, ValueError) as e:
         hint = (
             "HF_HUB_OFFLINE is set: download the model once while online, or pass a local folder"

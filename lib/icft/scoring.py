@@ -8,11 +8,13 @@ How the work is organised (one code path for every task, as in lm-evaluation-har
 1. Tokenize: the shared prefix (BOS + context) once; then every (prompt, choice) pair, with any
    whitespace at the prompt's end moved to the choice, so " glon" is tokenized as the model would
    see it inside a sentence. Only the choice's tokens are scored.
-2. Run the shared prefix once and keep its key/value cache. Every row (prompt + choice) then attends
-   to that cache instead of recomputing the context: with a 2,000-token context and 30-token rows
-   this is most of the saving.
-3. Rows are sorted by length and batched under a token budget, right-padded (causal attention means
-   padding at the end never changes the scored positions, so no work is thrown away but the pads).
+2. Run the shared prefix once and keep its key/value cache. Everything after it attends to that
+   cache in place instead of recomputing (or copying) the context: with a 2,000-token context and
+   30-token questions this is most of the saving.
+3. Pack questions into forward passes of a few hundred tokens: [prompt, choice 1, choice 2, ...],
+   with an attention mask under which each choice sees its prompt (and the prefix) but no other
+   choice, at the positions it would have alone. So each prompt runs once however many choices it
+   has (prompts are ~75% of the tokens of a multiple-choice row), and nothing is padded.
 4. The output layer runs only at the positions whose next token is scored (Gemma's 262k-word output
    layer is ~60% of its compute per token).
 
@@ -83,11 +85,10 @@ class ScoredQuestion:
 @dataclass
 class ScoringStats:
     prefix_tokens: int = 0  # the shared context, run once
-    row_tokens: int = 0  # prompt + choice tokens run on top of the prefix, padding included
-    padded_tokens: int = 0  # of which padding
+    row_tokens: int = 0  # prompt and choice tokens run on top of the prefix (each prompt once)
     scored_tokens: int = 0  # positions where the output layer ran
-    rows: int = 0
-    batches: int = 0
+    rows: int = 0  # choices scored
+    batches: int = 0  # forward passes after the prefix
     seconds: float = 0.0
 
     @property
@@ -271,22 +272,93 @@ def prefill(model: Any, ids: Sequence[int], chunk_tokens: int = 2048) -> Any:
 # ------------------------------------------------------------------------------------ the engine
 
 
-def _batches(order: list[int], lengths: list[int], batch_tokens: int, max_rows: int, max_padding: float) -> Iterable[list[int]]:
-    """Consecutive groups of `order` (sorted longest first) with rows x longest <= batch_tokens.
+@dataclass
+class _Block:
+    """One question in a pack: the shared tokens (the prefix's last token + the prompt), run once,
+    then every choice branching from them at the same positions."""
 
-    A row shorter than (1 - max_padding) x the batch's longest starts a new batch: padding is work
-    thrown away, and on a CPU a smaller batch costs almost nothing in efficiency.
+    shared: list[int]
+    requests: list[int]  # indices into the request list, one per choice
+
+    def length(self, requests: Sequence[Request]) -> int:
+        return len(self.shared) + sum(requests[i].n_scored for i in self.requests)
+
+
+def _blocks(requests: Sequence[Request], lead: list[int]) -> list[_Block]:
+    """Requests grouped by question and prompt (the tokens before the scored ones), in order."""
+    groups: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    for i, r in enumerate(requests):
+        groups.setdefault((r.question, r.tokens[: len(r.tokens) - r.n_scored]), []).append(i)
+    return [_Block(lead + list(prompt), idx) for (_, prompt), idx in groups.items()]
+
+
+def _packs(blocks: list[_Block], requests: Sequence[Request], pack_tokens: int) -> Iterable[list[_Block]]:
+    """Consecutive groups of blocks of at most `pack_tokens` tokens (a longer block is a pack of its own)."""
+    pack: list[_Block] = []
+    size = 0
+    for block in blocks:
+        n = block.length(requests)
+        if pack and size + n > pack_tokens:
+            yield pack
+            pack, size = [], 0
+        pack.append(block)
+        size += n
+    if pack:
+        yield pack
+
+
+def _cached_keys(cache: Any, n_cached: int) -> dict[str, int]:
+    """How many prefix keys each kind of layer holds: all of them, but only the last window - 1 in
+    sliding-window layers (transformers keeps no more there)."""
+    held = {"full_attention": n_cached, "sliding_attention": n_cached}
+    for layer in getattr(cache, "layers", []) if cache is not None else []:
+        if getattr(layer, "is_sliding", False) and getattr(layer, "keys", None) is not None:
+            held["sliding_attention"] = int(layer.keys.shape[-2])
+    return held
+
+
+def _attention_implementation(model: Any) -> str:
+    implementation = getattr(model.config, "_attn_implementation", None) or "sdpa"
+    if implementation not in ("sdpa", "eager"):
+        raise IcftError(
+            f"the scoring engine needs an attention implementation that takes arbitrary masks; this model uses {implementation!r}",
+            fix='load the model with attn_implementation="sdpa" (icft.models.load_model does)',
+        )
+    return implementation
+
+
+def _pack_masks(model: Any, n_cached: int, held: dict[str, int], pos: torch.Tensor, block: torch.Tensor, branch: torch.Tensor) -> Any:
+    """The attention masks of a pack: which (query, key) pairs may attend.
+
+    Keys are the cached prefix (the `held[kind]` last of positions 0..n_cached-1) then the pack's
+    tokens. A pack token sees the whole prefix, and, within the pack, the tokens of its own block at
+    earlier or equal positions that are shared (branch 0) or on its own branch: each choice sees the
+    prompt, never another choice. Sliding-window layers also drop keys `window` or more positions
+    back, as the model does. Returned as the decoder takes them: one boolean mask [1, 1, queries,
+    keys], or a dict by layer type (Gemma 3's sliding and full layers).
     """
-    batch: list[int] = []
-    for i in order:
-        longest = lengths[batch[0]] if batch else lengths[i]
-        full = (len(batch) + 1) * longest > batch_tokens or len(batch) >= max_rows
-        if batch and (full or lengths[i] < (1.0 - max_padding) * longest):
-            yield batch
-            batch = []
-        batch.append(i)
-    if batch:
-        yield batch
+    implementation = _attention_implementation(model)
+    device = pos.device
+    dtype = next(model.parameters()).dtype
+    within = (block[None, :] == block[:, None]) & ((branch[None, :] == 0) | (branch[None, :] == branch[:, None]))
+    within &= pos[None, :] <= pos[:, None]
+
+    def mask(kind: str, window: int | None) -> torch.Tensor:
+        n = held[kind]
+        allowed = torch.cat([torch.ones(len(pos), n, dtype=torch.bool, device=device), within], dim=1)
+        if window is not None:
+            key_pos = torch.cat([torch.arange(n_cached - n, n_cached, device=device), pos])
+            allowed &= pos[:, None] - key_pos[None, :] < window
+        allowed = allowed[None, None]
+        if implementation == "sdpa":
+            return allowed
+        return torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill_(~allowed, torch.finfo(dtype).min)
+
+    types = getattr(model.config, "layer_types", None) or []
+    window = getattr(model.config, "sliding_window", None)
+    if "sliding_attention" in types and window:
+        return {"full_attention": mask("full_attention", None), "sliding_attention": mask("sliding_attention", int(window))}
+    return mask("full_attention", None)
 
 
 @torch.inference_mode()
@@ -295,70 +367,79 @@ def loglikelihoods(
     prefix: Sequence[int],
     requests: Sequence[Request],
     *,
-    batch_tokens: int = 4096,
-    max_cache_mb: int = 2048,
-    max_padding: float = 0.25,
+    pack_tokens: int = 512,
     prefill_chunk: int = 2048,
     progress: bool = True,
     stats: ScoringStats | None = None,
 ) -> list[float]:
     """Summed log-probability of each request's scored tokens, after the shared `prefix`.
 
-    `batch_tokens` bounds rows x longest row per forward pass; `max_cache_mb` bounds the memory of
-    the prefix cache broadcast to a batch (its views are materialised when rows attend to it);
-    `max_padding` is the largest fraction of a row that may be padding.
+    The prefix runs once into a key/value cache. Questions are then packed, `pack_tokens` tokens
+    per forward pass, as [prefix's last token, prompt, choice 1, choice 2, ...] with a mask that
+    lets each choice see its prompt but not the other choices, at the positions it would have
+    alone: every prompt is run once whatever its number of choices, nothing is padded, and the
+    prefix cache is extended once per pack, not copied per row.
     """
+    _attention_implementation(model)  # before any work: the packs need masks of our own
     stats = stats if stats is not None else ScoringStats()
     t0 = time.perf_counter()
     device = next(model.parameters()).device
     decoder = decoder_of(model)
     kw = cache_kwarg(decoder)
 
-    # The last prefix token starts every row, so that the first choice token is always predicted
-    # from a position inside the row, even when the prompt is empty.
-    cached = list(prefix[:-1])
-    lead = list(prefix[-1:])
+    # The prefix's last token starts every block, so that a choice's first token is always predicted
+    # from a position inside the pack, even when the prompt is empty.
+    cached, lead = list(prefix[:-1]), list(prefix[-1:])
     base = prefill(model, cached, prefill_chunk) if cached else None
     stats.prefix_tokens += len(cached)
-    max_rows = 1 << 30
-    if base is not None:
-        max_rows = max(1, (max_cache_mb << 20) // max(1, cache_bytes(base)))
+    n_cached = len(cached)
+    held = _cached_keys(base, n_cached)
 
-    rows = [lead + list(r.tokens) for r in requests]
-    lengths = [len(r) for r in rows]
-    order = sorted(range(len(rows)), key=lambda i: (-lengths[i], i))
-    results = [0.0] * len(rows)
-    bar = tqdm(total=len(rows), desc="scoring", unit="choice", disable=not progress, leave=False)
-    for batch in _batches(order, lengths, batch_tokens, max_rows, max_padding):
-        width = lengths[batch[0]]
-        ids = torch.zeros(len(batch), width, dtype=torch.long, device=device)
-        for b, i in enumerate(batch):
-            ids[b, : lengths[i]] = torch.tensor(rows[i], device=device)
-        pos = torch.arange(len(cached), len(cached) + width, device=device)[None].expand(len(batch), -1)
-        cache = fork_cache(base, len(batch)) if base is not None else None
-        hidden = decoder(input_ids=ids, position_ids=pos, use_cache=cache is not None, **{kw: cache}).last_hidden_state
+    blocks = _blocks(requests, lead)
+    results = [0.0] * len(requests)
+    bar = tqdm(total=len(requests), desc="scoring", unit="choice", disable=not progress, leave=False)
+    for pack in _packs(blocks, requests, pack_tokens):
+        ids: list[int] = []
+        pos: list[int] = []
+        block_of: list[int] = []
+        branch_of: list[int] = []
+        src: list[int] = []  # where in the pack is the hidden state that predicts each scored token
+        targets: list[int] = []  # the scored tokens
+        owner: list[int] = []  # their request, as a row of `sums`
+        done: list[int] = []  # the requests of this pack
+        for b, block in enumerate(pack):
+            ids += block.shared
+            pos += range(n_cached, n_cached + len(block.shared))
+            block_of += [b] * len(block.shared)
+            branch_of += [0] * len(block.shared)
+            last_shared = len(ids) - 1
+            for k, i in enumerate(block.requests):
+                choice = list(requests[i].tokens[-requests[i].n_scored :])
+                here = len(ids)
+                ids += choice
+                pos += range(n_cached + len(block.shared), n_cached + len(block.shared) + len(choice))
+                block_of += [b] * len(choice)
+                branch_of += [k + 1] * len(choice)
+                src += [last_shared] + list(range(here, here + len(choice) - 1))
+                targets += choice
+                owner += [len(done)] * len(choice)
+                done.append(i)
+        ids_t = torch.tensor([ids], device=device)
+        pos_t = torch.tensor(pos, device=device)
+        masks = _pack_masks(model, n_cached, held, pos_t, torch.tensor(block_of, device=device), torch.tensor(branch_of, device=device))
+        cache = fork_cache(base, 1) if base is not None else None
+        hidden = decoder(input_ids=ids_t, position_ids=pos_t[None], attention_mask=masks, use_cache=cache is not None,
+                         **{kw: cache}).last_hidden_state[0]
+        lp = _output_logprobs(model, hidden[torch.tensor(src, device=device)], torch.tensor(targets, device=device))
+        sums = torch.zeros(len(done), dtype=torch.float64, device=device).index_add_(0, torch.tensor(owner, device=device), lp.double())
+        for n, i in enumerate(done):
+            results[i] = float(sums[n])
 
-        # positions t whose next token t+1 is a scored token of its row
-        bi, ti, owner = [], [], []
-        for b, i in enumerate(batch):
-            n, k = lengths[i], requests[i].n_scored
-            bi.extend([b] * k)
-            ti.extend(range(n - k - 1, n - 1))
-            owner.extend([b] * k)
-        bi_t = torch.tensor(bi, device=device)
-        ti_t = torch.tensor(ti, device=device)
-        targets = ids[bi_t, ti_t + 1]
-        lp = _output_logprobs(model, hidden[bi_t, ti_t], targets)
-        sums = torch.zeros(len(batch), dtype=torch.float64, device=device).index_add_(0, torch.tensor(owner, device=device), lp.double())
-        for b, i in enumerate(batch):
-            results[i] = float(sums[b])
-
-        stats.row_tokens += len(batch) * width
-        stats.padded_tokens += sum(width - lengths[i] for i in batch)
-        stats.scored_tokens += len(bi)
-        stats.rows += len(batch)
+        stats.row_tokens += len(ids)
+        stats.scored_tokens += len(src)
+        stats.rows += len(done)
         stats.batches += 1
-        bar.update(len(batch))
+        bar.update(len(done))
     bar.close()
     stats.seconds += time.perf_counter() - t0
     return results
@@ -391,9 +472,7 @@ def score(
     context: str | Sequence[str] = "",
     *,
     normalization: Normalization = "sum",
-    batch_tokens: int = 4096,
-    max_cache_mb: int = 2048,
-    max_padding: float = 0.25,
+    pack_tokens: int = 512,
     progress: bool = True,
 ) -> ScoreResult:
     """Score every choice of every question as a continuation of (context +) its prompt.
@@ -410,10 +489,7 @@ def score(
         group = [questions[i] for i in idx]
         prefix, requests = build_requests(tokenizer, group, ctx)
         check_window(model, prefix, requests)
-        lps = loglikelihoods(
-            model, prefix, requests, batch_tokens=batch_tokens, max_cache_mb=max_cache_mb, max_padding=max_padding,
-            progress=progress, stats=stats,
-        )
+        lps = loglikelihoods(model, prefix, requests, pack_tokens=pack_tokens, progress=progress, stats=stats)
         for i, sq in zip(idx, _assemble(group, requests, lps)):
             scored[i] = sq
     return ScoreResult([sq for sq in scored if sq is not None], normalization, stats)
