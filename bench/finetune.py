@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="untimed steps of both loops on the same batches first (their losses must match; also a warm-up)")
     ap.add_argument("--eval-examples", type=int, default=64, help="training examples both final models are scored on")
     ap.add_argument("--peak-seconds", type=float, default=3.0, help="time spent measuring the GEMM peak, before and after each")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "auto"),
+                    help="our loop's base precision (default fp32, as the Trainer baseline runs: like for like)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     device = _common.setup(args)
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = profiles.defaults(args.dataset, "finetune", args.profile)["finetune"]
     cfg = ft.FinetuneConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr or settings["lr"],
                             split=args.split or settings.get("split", "none"), schedule="constant", warmup_steps=0,
-                            seed=args.seed)
+                            seed=args.seed, precision=args.precision)
     documents = datasets.generate(args.dataset, args.profile, args.seed)[0].documents
     data = [ft.tokenize_example(tokenizer, ex, cfg.loss_on) for ex in ft.make_examples(documents, cfg.split)]
     lengths = [len(t.ids) for t in data]

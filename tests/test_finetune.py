@@ -278,7 +278,7 @@ def _free_port() -> int:
 
 def test_two_processes_train_like_one(tiny_smollm2, tmp_path):
     # 5 documents, batch 4: every other step is a 1-row batch, so process 1 has nothing of its own
-    config = FinetuneConfig(lr=3e-2, steps=5, batch_size=4, warmup_steps=1, lora_r=4)
+    config = FinetuneConfig(lr=3e-2, steps=5, batch_size=4, warmup_steps=1, lora_r=4, precision="fp32")  # fp32: compared to 1e-4
     # the two processes also accumulate over 1-row micro-batches (DDP all-reduces after the last only)
     two_config = {**config.to_dict(), "micro_batch_size": 1}
     (tmp_path / "spec.json").write_text(json.dumps({"docs": [d.to_dict() for d in MIXED_DOCS], "config": two_config}))
@@ -308,13 +308,32 @@ def test_micro_batches_train_like_whole_batches(tiny_smollm2):
     runs = []
     for micro in (None, 2):
         model, tok = _fresh(tiny_smollm2)
-        cfg = FinetuneConfig(lr=1e-2, steps=6, batch_size=5, warmup_steps=1, split="independent", micro_batch_size=micro)
+        cfg = FinetuneConfig(lr=1e-2, steps=6, batch_size=5, warmup_steps=1, split="independent", micro_batch_size=micro,
+                             precision="fp32")
         model, log = finetune(model, tok, MIXED_DOCS, cfg, progress=False)
         runs.append((log.losses, {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}))
     (losses, weights), (micro_losses, micro_weights) = runs
     assert micro_losses == pytest.approx(losses, rel=1e-5)
     assert max(float((weights[n] - micro_weights[n]).abs().max()) for n in weights) < 1e-5
     assert max(float(p.abs().max()) for n, p in weights.items() if "lora_B" in n) > 1e-3  # the weights did move
+
+
+def test_bf16_base_trains_like_fp32_and_is_put_back(tiny_smollm2):
+    """precision="bf16": the frozen base runs in bf16 while training, the adapters stay fp32, and
+    afterwards the base holds its original fp32 weights, bit for bit."""
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        model, tok = _fresh(tiny_smollm2)
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        cfg = FinetuneConfig(lr=1e-2, steps=6, batch_size=4, warmup_steps=1, split="independent", precision=precision)
+        model, log = finetune(model, tok, MIXED_DOCS, cfg, progress=False)
+        assert log.base_dtype == {"fp32": "float32", "bf16": "bfloat16"}[precision]
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+        base = {n.replace("base_model.model.", "").replace(".base_layer", ""): p for n, p in model.named_parameters() if "lora_" not in n}
+        assert base.keys() == before.keys() and all(torch.equal(base[n], before[n]) for n in before)
+        runs[precision] = log.losses
+    assert runs["bf16"] == pytest.approx(runs["fp32"], rel=0.05)
+    assert runs["bf16"] != runs["fp32"]  # it did run in bf16
 
 
 # ------------------------------------------------------------------------------------ errors
@@ -326,7 +345,7 @@ def test_micro_batches_train_like_whole_batches(tiny_smollm2):
         dict(method="qlora"), dict(schedule="linear"), dict(split="paragraph"), dict(loss_on="prompt"), dict(lr=0.0),
         dict(lr=-1e-4), dict(steps=0), dict(batch_size=0), dict(batch_size=2.5), dict(epochs=0), dict(warmup_steps=-1),
         dict(max_grad_norm=-1.0), dict(lora_dropout=1.0), dict(max_length=0), dict(micro_batch_size=0),
-        dict(micro_batch_size=2.0),
+        dict(micro_batch_size=2.0), dict(precision="fp16"),
     ],
 )
 def test_bad_configs_raise(bad):

@@ -57,6 +57,7 @@ METHODS = ("lora", "full")
 SCHEDULES = ("cosine", "constant")
 SPLITS = ("none", "independent", "cumulative")
 LOSS_ON = ("all", "completion")
+PRECISIONS = ("auto", "fp32", "bf16")
 CHUNK_BATCHES = 50  # length grouping sorts within chunks of this many batches
 
 
@@ -77,6 +78,11 @@ class FinetuneConfig:
     epochs: float | None = None  # if set, overrides steps: steps = ceil(epochs * n_examples / batch_size)
     batch_size: int = 8  # examples per optimizer step, global (summed over processes)
     micro_batch_size: int | None = None  # rows per forward/backward (gradient accumulation); None: a process's whole share
+    # LoRA only: the frozen base's dtype while training. "bf16" halves its matmul time where bf16 is
+    # native (CPUs with avx512_bf16 or AMX: ~2x tokens/s on Gemma 3 270M; GPUs), while the adapters,
+    # AdamW and the loss stay fp32, and the base's fp32 weights are put back afterwards (evaluation
+    # stays fp32). "auto": bf16 where native, else the model's own dtype.
+    precision: str = "auto"
     schedule: str = "cosine"  # "cosine": linear warmup, then cosine to 0; "constant": warmup, then flat
     warmup_steps: int = 10
     weight_decay: float = 0.0  # AdamW decoupled decay, on matrices only (not norms or biases)
@@ -95,7 +101,8 @@ class FinetuneConfig:
         def bad(what: str, fix: str) -> None:
             raise IcftError(f"fine-tuning config: {what}", fix=fix)
 
-        for name, allowed in (("method", METHODS), ("schedule", SCHEDULES), ("split", SPLITS), ("loss_on", LOSS_ON)):
+        for name, allowed in (("method", METHODS), ("schedule", SCHEDULES), ("split", SPLITS), ("loss_on", LOSS_ON),
+                              ("precision", PRECISIONS)):
             if getattr(self, name) not in allowed:
                 bad(f"unknown {name} {getattr(self, name)!r}", f"use {name}= one of {', '.join(allowed)}")
         for name in ("lr", "steps", "batch_size", "max_length", "lora_r", "lora_alpha"):
@@ -433,6 +440,7 @@ class TrainLog:
     world_size: int
     trainable_params: int
     flops: float  # `flops_estimate` of the run
+    base_dtype: str = "float32"  # what the frozen base ran in while training (FinetuneConfig.precision)
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -452,6 +460,30 @@ class TrainLog:
         d = asdict(self)
         d.update(tokens_per_s=self.tokens_per_s, padding_fraction=self.padding_fraction, epochs=self.epochs)
         return d
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` multiplies bf16 matrices natively (faster than fp32), not by emulation."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:  # not Linux: no way to tell cheaply, so no
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def base_dtype_for_training(model: Any, config: FinetuneConfig) -> torch.dtype:
+    """The dtype the frozen base runs in while `config` trains `model` (see FinetuneConfig.precision)."""
+    param = next(model.parameters())
+    if config.method != "lora" or config.precision == "fp32" or param.dtype != torch.float32:
+        return param.dtype
+    if config.precision == "bf16" or native_bf16(param.device):
+        return torch.bfloat16
+    return param.dtype
 
 
 def _is_peft(model: Any) -> bool:
@@ -518,8 +550,10 @@ def finetune(
     and moved to the accelerator's device: pass a copy to keep the original. For LoRA the returned
     model is the peft model (save it with `save_adapter`). It is returned in eval mode.
 
-    Weights train in the model's dtype: fp32 on CPU (load_model's default there). On CUDA load_model
-    gives bf16; LoRA adapters are kept in fp32 by peft, but for full FT load fp32 weights and pass an
+    Precision: LoRA adapters, AdamW and the loss are fp32. The frozen base runs in bf16 where bf16 is
+    native (`config.precision="auto"`: CUDA, where load_model gives bf16 anyway, and CPUs with
+    avx512_bf16 or AMX), its fp32 weights put back afterwards; `precision="fp32"` keeps it fp32.
+    Full FT trains the model's own dtype: for full FT on CUDA load fp32 weights and pass an
     Accelerator(mixed_precision="bf16"), since AdamW on bf16 weights loses small updates.
 
     `accelerator`: an `accelerate.Accelerator` to run under (default: a new one, which picks up
@@ -554,7 +588,15 @@ def finetune(
             fix="create the Accelerator inside the launched script, with cpu=True on a machine without GPUs (or pass none)",
         )
     torch.manual_seed(config.seed)  # LoRA initialisation and dropout; every process alike
-    model = _prepare_model(model, config)
+    base_dtype = base_dtype_for_training(model, config)
+    restore: list[tuple[torch.nn.Parameter, torch.Tensor]] = []
+    if base_dtype != next(model.parameters()).dtype:
+        # parameters only: buffers (rotary frequencies) keep their precision; the fp32 tensors are
+        # kept aside, not copied, and put back after training
+        for p in model.parameters():
+            restore.append((p, p.data))
+            p.data = p.data.to(base_dtype)
+    model = _prepare_model(model, config)  # peft keeps the adapters in fp32 over a bf16 base
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     optimizer = _optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: config.lr_factor(s, total_steps))
@@ -568,6 +610,7 @@ def finetune(
     log = TrainLog(
         steps=total_steps, losses=[], lrs=[], grad_norms=[], examples=len(examples), tokens=0, loss_tokens=0,
         padded_tokens=0, seconds=0.0, world_size=world, trainable_params=trainable, flops=0.0, config=config.to_dict(),
+        base_dtype=str(base_dtype).removeprefix("torch."),
     )
     bar = tqdm(total=total_steps, desc=f"fine-tuning ({config.method})", unit="step",
                disable=not (progress and accelerator.is_main_process))
@@ -617,6 +660,8 @@ def finetune(
     log.seconds = time.perf_counter() - t0
     bar.close()
     model = accelerator.unwrap_model(loss_module).model
+    for p, data in restore:
+        p.data = data
     model.eval()
     log.flops = flops_estimate(model, log.tokens, log.loss_tokens)
     return model, log
