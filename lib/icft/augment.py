@@ -11,18 +11,19 @@ context to write more training data, then fine-tune on the documents plus these 
   1, 1/2, 1/4, ... that fits the window: `context_fraction="auto"`) are in context, then one focus
   document, and the model writes the inferences linking it with the rest. The shared part
   (instruction + documents) is run ONCE (`scoring.prefill`) and its key/value cache is reused for
-  every focus document (`scoring.fork_cache`), so each document costs only its own tokens.
-- **oracle**: the same slots filled from the data set's own logical closure of its TRAINING facts
-  (`icft.datasets.oracle_sentences`): an upper bound of what augmentation can give. NOT the paper's
-  method, and labelled so in every record it makes (meta "oracle": True).
+  every focus document, so each document costs only its own tokens.
+- **oracle**: the true statements of the data set's own logical closure of its TRAINING facts
+  (`icft.datasets.oracle_sentences`; `max_sentences` of them if set): an upper bound of what
+  augmentation can give. NOT the paper's method, and labelled so in every record it makes (meta
+  "oracle": True).
 
 Generation is a small decode loop on top of the scorer's cache machinery (greedy by default, or
 temperature / top-p sampling with one seeded generator per prompt, so results do not depend on how
-prompts are batched). Prompts of equal length are batched together, so there is never padding and a
-batched row computes exactly what it would alone; rows leave the batch when they stop (end of
-sequence, a blank line, the next few-shot delimiter, or `max_new_tokens`). `greedy_reference` is the
-slow reference (the whole sequence through the model at every step, no cache) that tests compare
-against.
+prompts are batched). Prompts of any lengths decode together in one sequence after the shared
+prefix, each in its own block under an attention mask (`scoring.attention_masks`), so there is never
+padding and a row computes what it would alone; rows stop at the end of sequence, a blank line, the
+next few-shot delimiter, or `max_new_tokens`. `greedy_reference` is the slow reference (the whole
+sequence through the model at every step, no cache) that tests compare against.
 
 Raw generations are cached on disk as JSON (one file per request, keyed by a hash of everything
 that determines them: the documents' texts, the model, the prompt templates, the generation
@@ -56,7 +57,7 @@ from .icl import largest_fraction, select_documents, uses_chat
 from .io import atomic_write_json
 from .paths import results_dir
 from .records import Document, Question
-from .scoring import bos_ids, cache_bytes, cache_kwarg, decoder_of, encode_text, fork_cache, new_cache, model_window, prefill
+from .scoring import bos_ids, cache_kwarg, decoder_of, encode_text, model_window, prefill
 
 KINDS = ("local", "global", "both", "oracle")
 CACHE_FORMAT = 1
@@ -377,8 +378,7 @@ def generate(
     temperature: float = 0.0,
     top_p: float = 1.0,
     seed: int = 0,
-    batch_rows: int = 16,
-    max_cache_mb: int = 2048,
+    batch_rows: int = 64,
     prefill_chunk: int = 2048,
     progress: bool = True,
     desc: str = "generating",
@@ -386,11 +386,19 @@ def generate(
 ) -> list[Generation]:
     """Continue `prefix + suffixes[i]` for every i; the shared prefix is run once.
 
-    Rows of equal length are batched (no padding, so a row computes what it would alone); a row
-    leaves the batch when it emits an end-of-sequence token, when its decoded text contains one of
+    Up to `batch_rows` rows decode together in one sequence: the prefix, then every row's suffix and
+    generated tokens appended as the row's own block, under an attention mask
+    (`scoring.attention_masks`) that lets a row see the prefix and its own tokens only, at the
+    positions it would have alone. So rows of any length share every forward pass (one per new
+    token for all of them), nothing is padded, and the prefix's keys are never copied per row. A
+    row stops when it emits an end-of-sequence token, when its decoded text contains one of
     `stop_strings`, or after `max_new_tokens`. Sampling (temperature > 0) draws row i's tokens with
     its own generator seeded from (seed, i), so batching never changes the result.
     """
+    from transformers import DynamicCache
+
+    from .scoring import attention_masks, cached_keys, growing_fork
+
     stats = stats if stats is not None else GenerationStats()
     t0 = time.perf_counter()
     if any(len(s) == 0 for s in suffixes):
@@ -399,35 +407,44 @@ def generate(
     decoder = decoder_of(model)
     kw = cache_kwarg(decoder)
     stops = eos_ids(model, tokenizer)
-    base = prefill(model, list(prefix), prefill_chunk) if prefix else None
-    stats.prompt_tokens += len(prefix)
-    stats.prefill_seconds += time.perf_counter() - t0
-    rows_cap = batch_rows
-    if base is not None:
-        rows_cap = max(1, min(batch_rows, (max_cache_mb << 20) // max(1, cache_bytes(base))))
-    P = len(prefix)
 
-    order = sorted(range(len(suffixes)), key=lambda i: (len(suffixes[i]), i))
-    batches: list[list[int]] = []
-    for i in order:
-        if batches and len(batches[-1]) < rows_cap and len(suffixes[batches[-1][0]]) == len(suffixes[i]):
-            batches[-1].append(i)
-        else:
-            batches.append([i])
+    P = len(prefix)
+    base = prefill(model, list(prefix), prefill_chunk) if P else None
+    stats.prompt_tokens += P
+    stats.prefill_seconds += time.perf_counter() - t0
+    # Rows interleave in one cache after the prefix, so sliding-window layers must keep all their keys
+    # (growing_fork) and the masks apply the windows; those layers hold only the prefix's last keys.
+    sliding_from = P - cached_keys(base, P)["sliding_attention"]
+
+    def run(cache: Any, ids: list[int], pos: list[int], block: list[int], keys: dict[str, list[int]]) -> torch.Tensor:
+        """One forward pass of new tokens `ids` (at positions `pos`, of rows `block`) over `cache`."""
+        keys["pos"] += pos
+        keys["block"] += block
+        q_pos, q_block = torch.tensor(pos, device=device), torch.tensor(block, device=device)
+        k_pos, k_block = torch.tensor(keys["pos"], device=device), torch.tensor(keys["block"], device=device)
+        masks = attention_masks(model, q_pos, q_block, torch.zeros_like(q_pos), k_pos, k_block, torch.zeros_like(k_pos),
+                                sliding_from=sliding_from)
+        stats.forward_passes += 1
+        return decoder(input_ids=torch.tensor([ids], device=device), position_ids=q_pos[None], attention_mask=masks,
+                       use_cache=True, **{kw: cache}).last_hidden_state[0]
 
     results: list[Generation | None] = [None] * len(suffixes)
     bar = tqdm(total=len(suffixes), desc=desc, unit="prompt", disable=not progress, leave=False)
-    for batch in batches:
-        L = len(suffixes[batch[0]])
-        ids = torch.tensor([list(suffixes[i]) for i in batch], device=device)
-        pos = torch.arange(P, P + L, device=device)[None].expand(len(batch), -1)
-        cache = fork_cache(base, len(batch)) if base is not None else new_cache(model)
-        hidden = decoder(input_ids=ids, position_ids=pos, use_cache=True, **{kw: cache}).last_hidden_state[:, -1]
-        stats.prompt_tokens += len(batch) * L
-        stats.forward_passes += 1
-        gens = [torch.Generator(device="cpu").manual_seed(_row_seed(seed, i)) for i in batch] if temperature > 0 else []
-        active = list(range(len(batch)))  # positions in `batch` still generating, in cache row order
-        out: list[list[int]] = [[] for _ in batch]
+    for g0 in range(0, len(suffixes), max(1, batch_rows)):
+        group = list(range(g0, min(len(suffixes), g0 + max(1, batch_rows))))
+        cache = growing_fork(base) if base is not None else DynamicCache()
+        keys = {"pos": list(range(P)), "block": [-1] * P}
+        ids, pos, block, last = [], [], [], []
+        for r, i in enumerate(group):
+            ids += list(suffixes[i])
+            pos += range(P, P + len(suffixes[i]))
+            block += [r] * len(suffixes[i])
+            last.append(len(ids) - 1)
+        hidden = run(cache, ids, pos, block, keys)[torch.tensor(last, device=device)]
+        stats.prompt_tokens += len(ids)
+        gens = [torch.Generator(device="cpu").manual_seed(_row_seed(seed, i)) for i in group] if temperature > 0 else []
+        active = list(range(len(group)))  # rows of `group` still generating, in the order of `hidden`
+        out: list[list[int]] = [[] for _ in group]
         for step in range(max_new_tokens):
             logits = _logits(model, hidden)
             if temperature > 0:
@@ -435,8 +452,8 @@ def generate(
             picked = _pick(logits, temperature, top_p, [gens[a] for a in active] if gens else [])
             stats.generated_tokens += len(active)
             keep = []
-            for row, (a, tok) in enumerate(zip(active, picked)):
-                i = batch[a]
+            for a, tok in zip(active, picked):
+                i = group[a]
                 if tok in stops:
                     results[i] = Generation(_decode(tokenizer, out[a]), len(out[a]) + 1, "eos", out[a])
                     continue
@@ -448,17 +465,12 @@ def generate(
                 elif step == max_new_tokens - 1:
                     results[i] = Generation(text, len(out[a]), "length", out[a])
                 else:
-                    keep.append(row)
+                    keep.append(a)
             if not keep:
                 break
-            if len(keep) < len(active):
-                cache.batch_select_indices(torch.tensor(keep, device=device))
-            active = [active[r] for r in keep]
-            nxt = torch.tensor([[out[a][-1]] for a in active], device=device)
-            step_pos = torch.full((len(active), 1), P + L + step, device=device)
-            hidden = decoder(input_ids=nxt, position_ids=step_pos, use_cache=True, **{kw: cache}).last_hidden_state[:, -1]
-            stats.forward_passes += 1
-        bar.update(len(batch))
+            active = keep
+            hidden = run(cache, [out[a][-1] for a in active], [P + len(suffixes[group[a]]) + step for a in active], active, keys)
+        bar.update(len(group))
     bar.close()
     stats.seconds += time.perf_counter() - t0
     assert all(r is not None for r in results)

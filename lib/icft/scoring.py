@@ -234,6 +234,27 @@ def fork_cache(base: Any, batch: int) -> Any:
     return fork
 
 
+def growing_fork(base: Any) -> Any:
+    """A cache over `base` (not copied) in which every layer keeps all it is given.
+
+    A sliding-window layer of transformers keeps only its last window - 1 keys after each forward
+    pass, which is right for one sequence but drops keys when several sequences are interleaved in
+    one cache (`augment.generate`). Here such a layer starts from the window - 1 prefix keys `base`
+    holds and then grows; the masks (`attention_masks`) apply the window.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    fork = copy.copy(base)
+    fork.layers = []
+    for layer in base.layers:
+        new = DynamicLayer()
+        if getattr(layer, "is_initialized", False) and layer.keys is not None:
+            new.lazy_initialization(layer.keys, layer.values)
+            new.keys, new.values = layer.keys, layer.values
+        fork.layers.append(new)
+    return fork
+
+
 def cache_bytes(cache: Any) -> int:
     total = 0
     for layer in cache.layers:
@@ -307,7 +328,7 @@ def _packs(blocks: list[_Block], requests: Sequence[Request], pack_tokens: int) 
         yield pack
 
 
-def _cached_keys(cache: Any, n_cached: int) -> dict[str, int]:
+def cached_keys(cache: Any, n_cached: int) -> dict[str, int]:
     """How many prefix keys each kind of layer holds: all of them, but only the last window - 1 in
     sliding-window layers (transformers keeps no more there)."""
     held = {"full_attention": n_cached, "sliding_attention": n_cached}
@@ -327,38 +348,47 @@ def _attention_implementation(model: Any) -> str:
     return implementation
 
 
-def _pack_masks(model: Any, n_cached: int, held: dict[str, int], pos: torch.Tensor, block: torch.Tensor, branch: torch.Tensor) -> Any:
-    """The attention masks of a pack: which (query, key) pairs may attend.
+def attention_masks(model: Any, q_pos: torch.Tensor, q_block: torch.Tensor, q_branch: torch.Tensor,
+                    k_pos: torch.Tensor, k_block: torch.Tensor, k_branch: torch.Tensor, sliding_from: int = 0) -> Any:
+    """Which (query, key) pairs may attend, as the model's decoder takes it.
 
-    Keys are the cached prefix (the `held[kind]` last of positions 0..n_cached-1) then the pack's
-    tokens. A pack token sees the whole prefix, and, within the pack, the tokens of its own block at
-    earlier or equal positions that are shared (branch 0) or on its own branch: each choice sees the
-    prompt, never another choice. Sliding-window layers also drop keys `window` or more positions
-    back, as the model does. Returned as the decoder takes them: one boolean mask [1, 1, queries,
-    keys], or a dict by layer type (Gemma 3's sliding and full layers).
+    A key is visible to a query at an earlier or equal position if it belongs to the shared prefix
+    (block -1), or to the query's own block and is shared within it (branch 0) or on the query's
+    branch. So several sequences (blocks), and several continuations of one prompt (branches), can
+    share one forward pass and one cache without seeing each other. Sliding-window layers also drop
+    keys `window` or more positions back, as the model does; their cache may hold only the tail of
+    the keys (`k_*[sliding_from:]`, transformers keeps window - 1 of a prefix there).
+
+    Returns one mask [1, 1, queries, keys] (boolean for sdpa, additive for eager), or a dict by layer
+    type for models with sliding and full layers (Gemma 3).
     """
     implementation = _attention_implementation(model)
-    device = pos.device
-    dtype = next(model.parameters()).dtype
-    within = (block[None, :] == block[:, None]) & ((branch[None, :] == 0) | (branch[None, :] == branch[:, None]))
-    within &= pos[None, :] <= pos[:, None]
+    same = (k_block[None, :] == q_block[:, None]) & ((k_branch[None, :] == 0) | (k_branch[None, :] == q_branch[:, None]))
+    allowed = (same | (k_block[None, :] == -1)) & (k_pos[None, :] <= q_pos[:, None])
 
-    def mask(kind: str, window: int | None) -> torch.Tensor:
-        n = held[kind]
-        allowed = torch.cat([torch.ones(len(pos), n, dtype=torch.bool, device=device), within], dim=1)
-        if window is not None:
-            key_pos = torch.cat([torch.arange(n_cached - n, n_cached, device=device), pos])
-            allowed &= pos[:, None] - key_pos[None, :] < window
-        allowed = allowed[None, None]
+    def fmt(m: torch.Tensor) -> torch.Tensor:
+        m = m[None, None]
         if implementation == "sdpa":
-            return allowed
-        return torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill_(~allowed, torch.finfo(dtype).min)
+            return m
+        dtype = next(model.parameters()).dtype
+        return torch.zeros(m.shape, dtype=dtype, device=m.device).masked_fill_(~m, torch.finfo(dtype).min)
 
     types = getattr(model.config, "layer_types", None) or []
     window = getattr(model.config, "sliding_window", None)
-    if "sliding_attention" in types and window:
-        return {"full_attention": mask("full_attention", None), "sliding_attention": mask("sliding_attention", int(window))}
-    return mask("full_attention", None)
+    if "sliding_attention" not in types or not window:
+        return fmt(allowed)
+    sliding = allowed[:, sliding_from:] & (q_pos[:, None] - k_pos[None, sliding_from:] < int(window))
+    return {"full_attention": fmt(allowed), "sliding_attention": fmt(sliding)}
+
+
+def _pack_masks(model: Any, n_cached: int, held: dict[str, int], pos: torch.Tensor, block: torch.Tensor, branch: torch.Tensor) -> Any:
+    """The masks of a scoring pack: keys are the cached prefix (of which sliding layers hold the last
+    `held["sliding_attention"]`) then the pack's own tokens."""
+    device = pos.device
+    k_pos = torch.cat([torch.arange(n_cached, device=device), pos])
+    k_block = torch.cat([torch.full((n_cached,), -1, dtype=block.dtype, device=device), block])
+    k_branch = torch.cat([torch.zeros(n_cached, dtype=branch.dtype, device=device), branch])
+    return attention_masks(model, pos, block, branch, k_pos, k_block, k_branch, sliding_from=n_cached - held["sliding_attention"])
 
 
 @torch.inference_mode()
@@ -393,7 +423,7 @@ def loglikelihoods(
     base = prefill(model, cached, prefill_chunk) if cached else None
     stats.prefix_tokens += len(cached)
     n_cached = len(cached)
-    held = _cached_keys(base, n_cached)
+    held = cached_keys(base, n_cached)
 
     blocks = _blocks(requests, lead)
     results = [0.0] * len(requests)
