@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sentences", type=int, default=16,
                     help="training sentences (local prompts; prompts of equal length decode together: the quick profile has 48)")
     ap.add_argument("--max-new-tokens", type=int, default=24, help="per prompt, both kinds (the quick profile: 128 global, 48 local)")
-    ap.add_argument("--batch-rows", type=int, default=16, help="ours: rows decoded together")
+    ap.add_argument("--batch-rows", type=int, default=64, help="ours: rows decoded together")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     device = _common.setup(args)

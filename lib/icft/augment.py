@@ -876,7 +876,7 @@ def augment(
     cache_key_extra: str = "",
     use_cache: bool = True,
     chat: bool | None = None,
-    batch_rows: int = 16,
+    batch_rows: int = 64,
     progress: bool = True,
 ) -> AugmentResult:
     """Augmentations of the training `documents` (see the module docstring).

@@ -333,8 +333,8 @@ def _collate(rows: Sequence[Tokenized], pad_id: int, device: torch.device) -> di
 
 
 # Output-layer positions per piece of the loss (see _ChunkedLinearCE): 128 x 262k floats is 134 MB.
-# At the full profile's longest semantic-structure batch, 256 peaked at 6.3 GiB and 128 at 6.0 GiB
-# (bench/memory.py; 11.4 GiB without pieces).
+# At the full profile's longest semantic-structure batch (fp32 base), 256 peaked at 6.3 GiB and 128 at
+# 6.0 GiB (bench/memory.py; 11.4 GiB without pieces; 5.8 GiB with 128 and the bf16 base).
 LOSS_CHUNK = 128
 
 

@@ -255,14 +255,6 @@ def growing_fork(base: Any) -> Any:
     return fork
 
 
-def cache_bytes(cache: Any) -> int:
-    total = 0
-    for layer in cache.layers:
-        if getattr(layer, "is_initialized", False) and layer.keys is not None:
-            total += layer.keys.numel() * layer.keys.element_size() + layer.values.numel() * layer.values.element_size()
-    return total
-
-
 def _output_logprobs(model: Any, hidden: torch.Tensor, targets: torch.Tensor, chunk: int = 256) -> torch.Tensor:
     """log p(target) for each row of `hidden` [N, d]; the output layer runs on these N positions only."""
     head = model.get_output_embeddings()
