@@ -108,3 +108,15 @@ def test_claims_verdicts_follow_the_numbers():
     c8 = next(e for e in claims.claims_table(table(0.02, 0.95, 0.9, 0.25)) if e["claim"] == "C8")
     assert c8["verdict"] == "not run" and c8["missing"]
     assert "C1" in claims.to_markdown([c1(table(0.02, 0.95, 0.9, 0.25))])
+    assert c1(table(0.02, 0.95, 0.9, 0.25))["caveats"] == []
+
+
+def test_claims_carry_a_caveat_when_ft_failed_its_validity_check():
+    ft = _record("finetune", 0, {"reversal": (0.02, 300), "d2p": (0.6, 300), "p2d": (0.99, 300)})
+    ft["validity"] = {"ok": False, "trained_accuracy": {"d2p": 0.6, "p2d": 0.99}}
+    recs = [ft, _record("icl", 0, {"reversal": (0.95, 300)}), _record("augmented", 0, {"reversal": (0.9, 300)}),
+            _record("pretrained", 0, {"reversal": (0.25, 300)})]
+    c1 = next(e for e in claims.claims_table(analysis.summary(recs)) if e["claim"] == "C1")
+    assert c1["verdict"] == "reproduced"  # computed as usual ...
+    assert len(c1["caveats"]) == 1 and "d2p 60%" in c1["caveats"][0] and "95%" in c1["caveats"][0]  # ... and flagged
+    assert "Caveat" in claims.to_markdown([c1])

@@ -6,7 +6,9 @@ A part "A > B" holds when the difference is positive at the two-sided 5% level (
 errors pooled over seeds and questions); "at chance" holds when a one-sided binomial test does not
 find the accuracy above chance (p >= 0.05); "near ceiling" means >= 80%.
 Verdict: every part holds -> "reproduced"; some -> "partly"; none -> "not reproduced"; a claim whose
-conditions were not run -> "not run".
+conditions were not run -> "not run". A claim whose FT or augmented FT failed its validity check
+(below 95% on the trained direction, so it may have failed for a dull reason) carries a caveat that
+says so, with the numbers: the verdict is computed as usual, the caveat tells how far to trust it.
 """
 
 from __future__ import annotations
@@ -164,6 +166,23 @@ CLAIMS: dict[str, tuple[str, Callable[[pd.DataFrame, _Parts], None]]] = {
 }
 
 
+def _caveats(t: pd.DataFrame, dataset: str) -> list[str]:
+    """FT conditions of `dataset` whose trained direction stayed below 95% (the records' validity check)."""
+    from .datasets import spec
+
+    d = t[t["dataset"] == dataset]
+    out = []
+    for variant in ("finetune", "augmented"):
+        rows = d[d["variant"] == variant]
+        if rows.empty or not (rows["valid"] == False).any():  # noqa: E712 (valid may be None)
+            continue
+        trained = [f"{s} {_pct(r['accuracy'])}" for s in spec(dataset).trained_splits
+                   for _, r in rows[rows["split"] == s].iterrows()]
+        out.append(f"{variant} reached {', '.join(trained) or 'less than 95%'} on the trained direction (below 95%): "
+                   f"it may have learnt the training facts too little")
+    return out
+
+
 def _verdict(parts: list[dict[str, Any]]) -> str:
     held = sum(p["holds"] for p in parts)
     if not parts:
@@ -186,7 +205,7 @@ def claims_table(table: pd.DataFrame) -> list[dict[str, Any]]:
             parts = [] if missing else p.parts
             out.append({"claim": cid, "model": model, "dataset": dataset, "statement": STATEMENTS[cid],
                         "parts": parts, "held": sum(x["holds"] for x in parts), "of": len(parts),
-                        "verdict": _verdict(parts), "missing": missing,
+                        "verdict": _verdict(parts), "missing": missing, "caveats": [] if missing else _caveats(t, dataset),
                         "seeds": sorted({int(s) for v in t[t["dataset"] == dataset]["seeds"] for s in str(v).split(",") if s})})
     return out
 
@@ -202,6 +221,7 @@ def to_markdown(entries: list[dict[str, Any]]) -> str:
             head += f", {e['held']} of {e['of']} parts hold"
         lines.append(f"- {head}. *Paper:* {e['statement']}")
         lines += [f"    - {'✓' if p['holds'] else '✗'} {p['test']}: {p['numbers']}" for p in e["parts"]]
+        lines += [f"    - *Caveat:* {c}" for c in e.get("caveats", [])]
     return "\n".join(lines)
 
 
@@ -209,5 +229,6 @@ def table(entries: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per claim and model, for display."""
     return pd.DataFrame([{"claim": e["claim"], "model": e["model"], "verdict": e["verdict"],
                           "parts held": f"{e['held']}/{e['of']}",
-                          "numbers": "; ".join(f"{p['test']}: {p['numbers']}" for p in e["parts"]) or e["missing"]}
+                          "numbers": "; ".join(f"{p['test']}: {p['numbers']}" for p in e["parts"]) or e["missing"],
+                          "caveats": "; ".join(e.get("caveats", []))}
                          for e in entries])
