@@ -99,6 +99,17 @@ def test_loss_masks(tiny_gemma, tiny_smollm2):
     assert sum(tokenize_example(gtok, pc, "all").loss_mask) == len(tokenize_example(gtok, pc, "all").ids) - 1
 
 
+def _batch_with_labels(rows):
+    """A collated batch, and the labels (-100 where no loss) and loss mask a full `model(..., labels=)` takes."""
+    batch = _collate(rows, pad_id=0, device=torch.device("cpu"))
+    labels = batch["input_ids"].clone()
+    mask = torch.zeros_like(labels, dtype=torch.bool)
+    for b, r in enumerate(rows):
+        mask[b, : len(r.ids)] = torch.tensor(r.loss_mask)
+    labels[~mask] = -100
+    return batch, labels, mask
+
+
 @pytest.mark.parametrize("fixture,softcap", [("tiny_gemma", None), ("tiny_gemma", 5.0), ("tiny_smollm2", None)])
 def test_selective_logits_equal_full_loss(request, fixture, softcap):
     model, tok = _fresh(request.getfixturevalue(fixture))
@@ -106,12 +117,7 @@ def test_selective_logits_equal_full_loss(request, fixture, softcap):
         model.config.final_logit_softcapping = softcap  # Gemma 2 style; the HF forward applies it too
     examples = make_examples([THREE], "cumulative") + make_examples(MIXED_DOCS, "none")
     rows = [tokenize_example(tok, e, "all") for e in examples]
-    batch = _collate(rows, pad_id=0, device=torch.device("cpu"))
-    labels = batch["input_ids"].clone()
-    mask = torch.zeros_like(labels, dtype=torch.bool)
-    for b, r in enumerate(rows):
-        mask[b, : len(r.ids)] = torch.tensor(r.loss_mask)
-    labels[~mask] = -100
+    batch, labels, mask = _batch_with_labels(rows)
     with torch.no_grad():
         ours = selective_ce(model, **batch) / mask.sum()
         full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels).loss
@@ -128,12 +134,7 @@ def test_chunked_loss_gradients_equal_autograd(request, fixture, softcap, method
         model.config.final_logit_softcapping = softcap
     model = _prepare_model(model, FinetuneConfig(method=method))
     rows = [tokenize_example(tok, e, "all") for e in make_examples(MIXED_DOCS + [THREE], "none")]
-    batch = _collate(rows, pad_id=0, device=torch.device("cpu"))
-    labels = batch["input_ids"].clone()
-    mask = torch.zeros_like(labels, dtype=torch.bool)
-    for b, r in enumerate(rows):
-        mask[b, : len(r.ids)] = torch.tensor(r.loss_mask)
-    labels[~mask] = -100
+    batch, labels, mask = _batch_with_labels(rows)
     params = [p for p in model.parameters() if p.requires_grad]
 
     def grads(loss_fn):
