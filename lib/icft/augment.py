@@ -416,12 +416,12 @@ def generate(
     # (growing_fork) and the masks apply the windows; those layers hold only the prefix's last keys.
     sliding_from = P - cached_keys(base, P)["sliding_attention"]
 
-    def run(cache: Any, ids: list[int], pos: list[int], block: list[int], keys: dict[str, list[int]]) -> torch.Tensor:
-        """One forward pass of new tokens `ids` (at positions `pos`, of rows `block`) over `cache`."""
-        keys["pos"] += pos
-        keys["block"] += block
+    def run(cache: Any, ids: list[int], pos: list[int], block: list[int], keys: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One forward pass of new tokens `ids` (at positions `pos`, of rows `block`) over `cache`;
+        `keys` (the position and row of every key in the cache) grows with them."""
         q_pos, q_block = torch.tensor(pos, device=device), torch.tensor(block, device=device)
-        k_pos, k_block = torch.tensor(keys["pos"], device=device), torch.tensor(keys["block"], device=device)
+        keys["pos"] = k_pos = torch.cat([keys["pos"], q_pos])
+        keys["block"] = k_block = torch.cat([keys["block"], q_block])
         masks = attention_masks(model, q_pos, q_block, torch.zeros_like(q_pos), k_pos, k_block, torch.zeros_like(k_pos),
                                 sliding_from=sliding_from)
         stats.forward_passes += 1
@@ -433,7 +433,7 @@ def generate(
     for g0 in range(0, len(suffixes), max(1, batch_rows)):
         group = list(range(g0, min(len(suffixes), g0 + max(1, batch_rows))))
         cache = growing_fork(base) if base is not None else DynamicCache()
-        keys = {"pos": list(range(P)), "block": [-1] * P}
+        keys = {"pos": torch.arange(P, device=device), "block": torch.full((P,), -1, dtype=torch.long, device=device)}
         ids, pos, block, last = [], [], [], []
         for r, i in enumerate(group):
             ids += list(suffixes[i])
