@@ -14,6 +14,9 @@ PROFILE ?= quick
 MODEL   ?= gemma-3-270m
 SEEDS   ?= 0,1
 DEVICE  ?= auto
+# A folder of the original Berglund et al. files (e.g. ../shared/data/reversal_curse); empty: the generated set.
+RC_DATA ?=
+NB_ARGS  = --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS) --device $(DEVICE) --rc-data "$(RC_DATA)"
 PYTEST_ARGS ?=
 
 # Nothing is ever downloaded from a model hub at run time.
@@ -38,7 +41,7 @@ beyond_NB := 06_beyond_the_paper
 claims_NB := 07_claims
 
 help:
-	@echo "make paper    run every notebook (PROFILE=$(PROFILE) MODEL=$(MODEL) SEEDS=$(SEEDS)) and build paper/build/paper.pdf"
+	@echo "make paper    run every notebook (PROFILE=$(PROFILE) MODEL=$(MODEL) SEEDS=$(SEEDS) RC_DATA=$(RC_DATA)) and build paper/build/paper.pdf"
 	@echo "make fig2     rerun one figure's notebook and recompile the paper (also: $(FIGURES))"
 	@echo "make plan     print the \`icft run\` commands of every condition (for a cluster or a GPU box)"
 	@echo "make test     run the test suite"
@@ -68,7 +71,7 @@ test: models
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 notebooks: models
-	@$(PY) -m icft.build notebooks --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS) --device $(DEVICE)
+	@$(PY) -m icft.build notebooks $(NB_ARGS)
 
 pdf: $(STAMP)
 	@$(PY) -m icft.build pdf
@@ -77,11 +80,11 @@ paper: notebooks
 	@$(PY) -m icft.build pdf
 
 $(FIGURES): models
-	@$(PY) -m icft.build notebooks --only $($@_NB) --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS) --device $(DEVICE)
+	@$(PY) -m icft.build notebooks --only $($@_NB) $(NB_ARGS)
 	@$(PY) -m icft.build pdf
 
 plan: $(STAMP)
-	@$(PY) -m icft plan all --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS)
+	@$(PY) -m icft plan all --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS) --rc-data "$(RC_DATA)"
 
 bench: models
 	@$(PY) bench/run_all.py --device $(DEVICE) --model $(MODEL)

@@ -12,13 +12,22 @@ from icft.errors import IcftError
 from icft.paths import repo_root
 
 
-def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch):
+def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys):
     # Everything the run writes goes to a scratch copy of the layout the paper reads.
     monkeypatch.setenv("ICFT_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("ICFT_FIGURES", str(tmp_path / "figures"))
     times = build.run_notebooks(None, "smoke", "tiny-gemma-3", "0", "cpu", out_dir=tmp_path / "build")
     names = [p.stem for p in build.notebook_paths(repo_root())]
     assert list(times) == names
+    # the terminal hears of every condition as its record is written, counted against the notebook's plan
+    out = capsys.readouterr().out
+    n_runs = len(list((tmp_path / "results" / "runs").glob("*/*.json")))
+    assert out.count("[paper]     condition ") == n_runs
+    from icft import plan
+
+    n01 = len(plan.conditions("01_reversal_curse", "smoke", "tiny-gemma-3", [0]))
+    assert f"condition 1/{n01} " in out and f"condition {n01}/{n01} " in out
+    assert build.missing_conditions("01_reversal_curse", {"profile": "smoke", "model": "tiny-gemma-3", "seeds": "0"}) == 0
     for name in names:
         executed = json.loads((tmp_path / "build" / f"{name}.ipynb").read_text())
         assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
@@ -50,3 +59,21 @@ def test_bad_build_parameters_are_reported():
         build.parse_seeds("0,one")
     with pytest.raises(IcftError, match="no notebook matches"):
         build.notebook_paths(repo_root(), ["99_nothing"])
+    with pytest.raises(IcftError, match="RC_DATA=nowhere is not a folder"):
+        build.run_notebooks(None, "smoke", "tiny-gemma-3", "0", "cpu", rc_data="nowhere")
+
+
+def test_every_notebook_that_runs_reversal_curse_conditions_takes_rc_data():
+    """RC_DATA reaches each notebook through its parameters cell: one that lacks `rc_data` would
+    silently run the generated set beside the original files."""
+    import papermill as pm
+
+    from icft import plan
+
+    for path in build.notebook_paths(repo_root()):
+        if path.stem in plan.NOTEBOOKS:
+            runs_rc = any(c.dataset == "reversal_curse" for c in plan.conditions(path.stem, "smoke", "tiny-gemma-3", [0]))
+        else:
+            runs_rc = path.stem == "07_claims"  # every condition of every notebook
+        if runs_rc:
+            assert "rc_data" in pm.inspect_notebook(str(path)), path.name

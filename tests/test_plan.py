@@ -56,6 +56,20 @@ def test_plan_lists_each_condition_once_and_the_command_lines_rebuild_them():
         plan.conditions("99_nothing", "smoke", "tiny-gemma-3", [0])
 
 
+def test_rc_data_applies_to_every_reversal_curse_condition_of_a_build():
+    todo = plan.conditions("all", "smoke", "tiny-gemma-3", [0, 1], rc_data="data/rc")
+    rc = [c for c in todo if c.dataset == "reversal_curse"]
+    # the original files everywhere (both models, oracle, relevant-only ICL), but for the nonsense-name
+    # variant, which renames the generated people
+    assert {c.data_options.get("rc_data") for c in rc if not c.data_options.get("nonsense_names")} == {"data/rc"}
+    assert {c.method for c in rc if c.data_options.get("nonsense_names")} == {"pretrained", "icl"}
+    assert not any("rc_data" in c.data_options for c in rc if c.data_options.get("nonsense_names"))
+    assert {c.model for c in rc if c.data_options.get("rc_data")} == {"tiny-gemma-3", "tiny-smollm2"}
+    assert not any("rc_data" in c.data_options for c in todo if c.dataset != "reversal_curse")
+    assert {c.key for c in todo if c.dataset != "reversal_curse"} == \
+        {c.key for c in plan.conditions("all", "smoke", "tiny-gemma-3", [0, 1]) if c.dataset != "reversal_curse"}
+
+
 def test_sentence_splitting_runs_match_the_unsplit_step_count():
     runs = plan.sentence_splitting("quick", "gemma-3-270m", [0])["semantic_structure"]
     base = experiment.condition("semantic_structure", "finetune", profile="quick")
@@ -109,6 +123,22 @@ def test_claims_verdicts_follow_the_numbers():
     assert c8["verdict"] == "not run" and c8["missing"]
     assert "C1" in claims.to_markdown([c1(table(0.02, 0.95, 0.9, 0.25))])
     assert c1(table(0.02, 0.95, 0.9, 0.25))["caveats"] == []
+
+
+def test_claims_read_the_original_files_like_the_generated_set():
+    """With RC_DATA the bars keep their names (the data source is a column), so C1 is checked, not "not run";
+    records of the two sources are never pooled."""
+    data = {"rc_data": "data/rc"}
+    recs = [_record("finetune", 0, {"reversal": (0.02, 300)}, data=data), _record("icl", 0, {"reversal": (0.95, 300)}, data=data),
+            _record("augmented", 0, {"reversal": (0.9, 300)}, data=data), _record("pretrained", 0, {"reversal": (0.25, 300)}, data=data)]
+    t = analysis.summary(recs)
+    assert set(t["variant"]) == set(plan.HEADLINE) and set(t["source"]) == {"original files"}
+    c1 = next(e for e in claims.claims_table(t) if e["claim"] == "C1")
+    assert c1["verdict"] == "reproduced"
+    both = analysis.summary(recs + [_record("icl", 0, {"reversal": (0.3, 300)})])
+    assert sorted(both[both["variant"] == "icl"]["source"]) == ["generated", "original files"]
+    with pytest.raises(KeyError, match="2 rows"):
+        analysis.row(both, "icl", "reversal")
 
 
 def test_claims_carry_a_caveat_when_ft_failed_its_validity_check():

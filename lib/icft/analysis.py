@@ -32,18 +32,24 @@ def variant_label(condition: dict[str, Any]) -> str:
     notes = []
     for group, key in (("data", "data_options"), ("icl", "icl"), ("finetune", "finetune"), ("augment", "augment")):
         for k, v in sorted(condition.get(key, {}).items()):
+            # the data source is a property of the whole build, not of a bar (`summary` keeps it apart)
+            if k == "rc_data":
+                continue
             if base[group].get(k, None) != v and not (k == "epochs" and v is None):
                 if k == "nonsense_names" and v:
                     notes.append("nonsense names")
                 elif k == "relevant_only" and v:
                     notes.append("relevant only")
-                elif k == "rc_data":
-                    notes.append("Berglund files")
                 elif k == "kind":
                     notes.append(str(v))
                 else:
                     notes.append(f"{k} {v}")
     return condition["method"] + (f" ({', '.join(notes)})" if notes else "")
+
+
+def data_source(condition: dict[str, Any]) -> str:
+    """Where a condition's data come from: "original files" (the reversal curse's `rc_data`) or "generated"."""
+    return "original files" if condition.get("data_options", {}).get("rc_data") else "generated"
 
 
 def unique(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -59,9 +65,10 @@ def summary(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     for rec in unique(records):
         c = rec["condition"]
         label = variant_label(c)
+        source = data_source(c)
         for split, a in rec["accuracy"].items():
-            key = (c["dataset"], c["model"], c["profile"], label, split)
-            r = rows.setdefault(key, {"dataset": c["dataset"], "model": c["model"], "profile": c["profile"],
+            key = (c["dataset"], source, c["model"], c["profile"], label, split)
+            r = rows.setdefault(key, {"dataset": c["dataset"], "source": source, "model": c["model"], "profile": c["profile"],
                                       "variant": label, "method": c["method"], "split": split,
                                       "correct": 0.0, "n": 0, "seeds": [], "per_seed": [], "chance_sum": 0.0,
                                       "se_subsets": [], "subsets": {}, "valid": []})
@@ -86,7 +93,7 @@ def summary(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
         ps = r["per_seed"]
         sd = float(pd.Series(ps).std()) if len(ps) > 1 else float("nan")
         out.append({
-            "dataset": r["dataset"], "model": r["model"], "profile": r["profile"], "variant": r["variant"],
+            "dataset": r["dataset"], "source": r["source"], "model": r["model"], "profile": r["profile"], "variant": r["variant"],
             "method": r["method"], "split": r["split"], "accuracy": p, "se": se,
             "ci_low": max(0.0, p - Z95 * se), "ci_high": min(1.0, p + Z95 * se), "n": n,
             "n_seeds": len(ps), "seeds": ",".join(map(str, sorted(r["seeds"]))), "seed_sd": sd,
@@ -119,6 +126,7 @@ def row(table: pd.DataFrame, variant: str, split: str, **where: Any) -> pd.Serie
         sel &= table[k] == v
     hits = table[sel]
     if len(hits) != 1:
+        # several rows: the table mixes models, data sets or data sources the caller did not select
         raise KeyError(f"{len(hits)} rows for variant={variant!r} split={split!r} {where}")
     return hits.iloc[0]
 

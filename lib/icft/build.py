@@ -1,6 +1,6 @@
 """`make paper`: run the notebooks with papermill, then compile the Typst paper.
 
-    python -m icft.build notebooks [--only 01_reversal_curse] [--profile quick] [--model M] [--seeds 0,1]
+    python -m icft.build notebooks [--only 01_reversal_curse] [--profile quick] [--model M] [--seeds 0,1] [--rc-data DIR]
     python -m icft.build pdf
 
 Each notebook runs in the repository root and its executed copy goes to build/notebooks/. A
@@ -46,18 +46,83 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+class RecordWatcher:
+    """Prints a line for each record that appears under results/runs while a notebook runs. papermill
+    keeps the kernel's output in the executed copy, so without this a notebook that trains for an hour
+    shows nothing in the terminal."""
+
+    def __init__(self, runs: Path, expected: int | None = None, interval: float = 2.0):
+        self.runs, self.expected, self.interval = runs, expected, interval
+        self.done = 0
+
+    def _files(self) -> set[Path]:
+        return set(self.runs.glob("*/*.json"))
+
+    def _report(self) -> None:
+        import json
+
+        for f in sorted(self._files() - self.seen, key=lambda f: f.stat().st_mtime):
+            self.seen.add(f)
+            self.done += 1
+            try:
+                t = json.loads(f.read_text()).get("timings", {})
+                took = f" in {sum(v for v in t.values() if isinstance(v, (int, float))):.0f}s"
+            except (OSError, ValueError):
+                took = ""
+            of = f"/{self.expected}" if self.expected else ""
+            print(f"[paper]     condition {self.done}{of} {f.stem}{took}", flush=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._report()
+
+    def __enter__(self) -> "RecordWatcher":
+        import threading
+
+        self.seen = self._files()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._report()
+
+
+def missing_conditions(notebook: str, parameters: dict[str, Any]) -> int | None:
+    """How many of a notebook's conditions have no record yet (None where `icft.plan` does not list them)."""
+    from . import plan
+
+    name = "all" if notebook == "07_claims" else notebook
+    if name != "all" and name not in plan.NOTEBOOKS:
+        return None
+    todo = plan.conditions(name, parameters["profile"], parameters["model"], parse_seeds(parameters["seeds"]),
+                           rc_data=parameters.get("rc_data") or None)
+    return sum(not c.path().exists() for c in todo)
+
+
 def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any], root: Path) -> float:
     """Execute one notebook with papermill; return its wall time in seconds."""
     import papermill as pm
+
+    from .paths import results_dir
 
     declared = pm.inspect_notebook(str(path))
     params = {k: v for k, v in parameters.items() if k in declared}
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / path.name
     tmp = out_dir / f".{path.stem}.running.ipynb"
+    expected = missing_conditions(path.stem, parameters)
+    if expected:
+        print(f"[paper]     {expected} condition{'s' if expected > 1 else ''} to run (the rest are in results/runs)", flush=True)
     t0 = time.perf_counter()
     try:
-        pm.execute_notebook(str(path), str(tmp), parameters=params, cwd=str(root), kernel_name="python3", progress_bar=False, log_output=False)
+        with RecordWatcher(results_dir() / "runs", expected):
+            # the kernel's own log level: it warns at every start that loopback TCP is unencrypted
+            pm.execute_notebook(str(path), str(tmp), parameters=params, cwd=str(root), kernel_name="python3",
+                                progress_bar=False, log_output=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except pm.PapermillExecutionError as e:
         failed = out_dir / f"{path.stem}.failed.ipynb"
         if tmp.exists():
@@ -71,18 +136,26 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any], root: Pa
 
 
 def run_notebooks(
-    only: list[str] | None, profile: str, model: str, seeds: str, device: str, out_dir: Path | None = None
+    only: list[str] | None, profile: str, model: str, seeds: str, device: str, out_dir: Path | None = None,
+    rc_data: str | None = None,
 ) -> dict[str, float]:
-    """Run the notebooks in order; return each one's wall time in seconds."""
+    """Run the notebooks in order; return each one's wall time in seconds. `rc_data` (a folder of the
+    original Berglund et al. files, relative to the repository root or absolute) replaces the generated
+    reversal-curse set in every notebook that declares an `rc_data` parameter."""
     if profile not in PROFILES:
         raise IcftError(f"unknown profile {profile!r}", fix=f"use one of {', '.join(PROFILES)}")
     root = repo_root()
-    params = {"profile": profile, "model": model, "seeds": ",".join(map(str, parse_seeds(seeds))), "device": device}
+    params = {"profile": profile, "model": model, "seeds": ",".join(map(str, parse_seeds(seeds))), "device": device,
+              "rc_data": rc_data or ""}
+    if rc_data and not (root / rc_data).is_dir():  # root / an absolute path is that path
+        raise IcftError(f"RC_DATA={rc_data} is not a folder", fix="give the folder that holds the Berglund et al. files "
+                        "(names.txt, descriptions.txt, *_prompts_*.jsonl), e.g. RC_DATA=../shared/data/reversal_curse")
     paths = notebook_paths(root, only)
     out_dir = out_dir or root / "build" / "notebooks"
     times: dict[str, float] = {}
     total = 0.0
-    print(f"[paper] {len(paths)} notebooks, profile={profile} model={model} seeds={params['seeds']} device={device}", flush=True)
+    print(f"[paper] {len(paths)} notebooks, profile={profile} model={model} seeds={params['seeds']} device={device}"
+          + (f" rc_data={rc_data}" if rc_data else ""), flush=True)
     for i, path in enumerate(paths, 1):
         print(f"[paper] ({i}/{len(paths)}) {path.stem} ...", flush=True)
         seconds = times[path.stem] = run_notebook(path, out_dir, params, root)
@@ -182,11 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     nb.add_argument("--model", default="gemma-3-270m")
     nb.add_argument("--seeds", default="0,1")
     nb.add_argument("--device", default="auto")
+    nb.add_argument("--rc-data", default="", metavar="DIR", help="folder of the original Berglund et al. files (default: the generated set)")
     sub.add_parser("pdf", help="compile the paper")
     args = ap.parse_args(argv)
     try:
         if args.what == "notebooks":
-            run_notebooks(args.only, args.profile, args.model, args.seeds, args.device)
+            run_notebooks(args.only, args.profile, args.model, args.seeds, args.device, rc_data=args.rc_data or None)
         else:
             compile_pdf()
     except IcftError as e:

@@ -178,13 +178,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def _plan(args: argparse.Namespace) -> int:
     from . import plan
     from .build import parse_seeds
 
-    kw = {"rc_data": args.rc_data} if args.rc_data else {}
-    todo = plan.conditions(args.notebook, args.profile, args.model, parse_seeds(args.seeds), **kw)
+    todo = plan.conditions(args.notebook, args.profile, args.model, parse_seeds(args.seeds), rc_data=args.rc_data or None)
     for c in todo:
         if args.missing and c.path().exists():
             continue

@@ -28,28 +28,35 @@ OTHER_MODEL = {"gemma-3-270m": "smollm2-135m-instruct", "smollm2-135m-instruct":
                "tiny-gemma-3": "tiny-smollm2", "tiny-smollm2": "tiny-gemma-3"}
 
 
-def headline(dataset: str, profile: str, model: str, seeds: Sequence[int], **kw: Any) -> list[Condition]:
-    return [condition(dataset, m, profile=profile, model=model, seed=s, **kw) for s in seeds for m in HEADLINE]
+def data_options(dataset: str, rc_data: str | None = None) -> dict[str, Any]:
+    """The data options every condition of `dataset` takes in one build: `rc_data` (the folder of the
+    original Berglund et al. files) applies to every reversal-curse condition of every notebook, so a
+    build never mixes the original files with the generated set."""
+    return {"rc_data": str(rc_data)} if rc_data and dataset == "reversal_curse" else {}
+
+
+def headline(dataset: str, profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> list[Condition]:
+    return [condition(dataset, m, profile=profile, model=model, seed=s, data=data_options(dataset, rc_data))
+            for s in seeds for m in HEADLINE]
 
 
 def reversal_curse(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
     """Figure 2; the nonsense-name variant (C7) with pretrained and ICL, which is what C7 is about."""
-    data = {"rc_data": rc_data} if rc_data else {}
     nonsense = {"nonsense_names": True}
     return {
-        "main": headline("reversal_curse", profile, model, seeds, data=data),
+        "main": headline("reversal_curse", profile, model, seeds, rc_data),
         # The original files name real people: nonsense names apply to the generated set only.
         "nonsense": [condition("reversal_curse", m, profile=profile, model=model, seed=s, data=nonsense)
                      for s in seeds for m in ("pretrained", "icl")],
     }
 
 
-def simple_reversals_syllogisms(profile: str, model: str, seeds: Sequence[int]) -> dict[str, list[Condition]]:
+def simple_reversals_syllogisms(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
     """Figure 3, both panels."""
     return {name: headline(name, profile, model, seeds) for name in ("simple_reversals", "simple_syllogisms")}
 
 
-def sentence_splitting(profile: str, model: str, seeds: Sequence[int]) -> dict[str, list[Condition]]:
+def sentence_splitting(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
     """C6: FT on semantic structure with no, independent and cumulative splitting, at the same number of
     optimizer steps and batch size (the step count of the unsplit run), first seed."""
     base = condition("semantic_structure", "finetune", profile=profile, model=model, seed=seeds[0])
@@ -60,7 +67,7 @@ def sentence_splitting(profile: str, model: str, seeds: Sequence[int]) -> dict[s
                   finetune={"split": split, "epochs": None, "steps": steps}) for split in SPLITS]}
 
 
-def semantic_structure(profile: str, model: str, seeds: Sequence[int]) -> dict[str, list[Condition]]:
+def semantic_structure(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
     """Figure 4, and the appendix ablations: sentence splitting (the runs of `sentence_splitting`) and
     local vs global vs both augmentations (first seed)."""
     return {
@@ -71,12 +78,12 @@ def semantic_structure(profile: str, model: str, seeds: Sequence[int]) -> dict[s
     }
 
 
-def process_knowledge(profile: str, model: str, seeds: Sequence[int]) -> dict[str, list[Condition]]:
+def process_knowledge(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
     """The appendix experiment (C8), first seed."""
     return {"main": headline("process_knowledge", profile, model, seeds[:1])}
 
 
-def beyond_the_paper(profile: str, model: str, seeds: Sequence[int]) -> dict[str, list[Condition]]:
+def beyond_the_paper(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
     """(a) the headline conditions with the other model family; (b) model-written vs oracle
     augmentation (the oracle: all the true statements of the data set's logical closure); (c) ICL on
     the whole data set vs only the relevant documents. First seed. Panel (d), accuracy against
@@ -84,12 +91,12 @@ def beyond_the_paper(profile: str, model: str, seeds: Sequence[int]) -> dict[str
     s = seeds[0]
     other = OTHER_MODEL.get(model, "smollm2-135m-instruct")
     return {
-        "other_model": [c for d in HEADLINE_DATASETS for c in headline(d, profile, other, [s])],
+        "other_model": [c for d in HEADLINE_DATASETS for c in headline(d, profile, other, [s], rc_data)],
         # the oracle states the data set's whole logical closure: an upper bound, not held to a CPU budget
-        "oracle": [condition(d, "augmented", profile=profile, model=model, seed=s, augment={"kind": "oracle", "max_sentences": None})
-                   for d in HEADLINE_DATASETS],
-        "relevant_only": [condition(d, "icl", profile=profile, model=model, seed=s, icl={"relevant_only": True})
-                          for d in relevant_only_datasets(profile)],
+        "oracle": [condition(d, "augmented", profile=profile, model=model, seed=s, data=data_options(d, rc_data),
+                             augment={"kind": "oracle", "max_sentences": None}) for d in HEADLINE_DATASETS],
+        "relevant_only": [condition(d, "icl", profile=profile, model=model, seed=s, data=data_options(d, rc_data),
+                                    icl={"relevant_only": True}) for d in relevant_only_datasets(profile)],
     }
 
 
@@ -100,6 +107,7 @@ def relevant_only_datasets(profile: str) -> tuple[str, ...]:
     return HEADLINE_DATASETS if profile == "full" else tuple(d for d in HEADLINE_DATASETS if d != "semantic_structure")
 
 
+# Each takes (profile, model, seeds, rc_data=None); rc_data only changes the reversal-curse conditions.
 NOTEBOOKS: dict[str, Callable[..., dict[str, list[Condition]]]] = {
     "01_reversal_curse": reversal_curse,
     "02_simple_reversals_syllogisms": simple_reversals_syllogisms,
@@ -125,7 +133,7 @@ def _steps_of(c: Condition) -> int:
     return max(1, math.ceil(ft["epochs"] * n / ft.get("batch_size", 8)))
 
 
-def conditions(notebook: str, profile: str, model: str, seeds: Sequence[int], **kw: Any) -> list[Condition]:
+def conditions(notebook: str, profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> list[Condition]:
     """Every condition of one notebook (or of all, with "all"), without duplicates, in run order."""
     if notebook == "all":
         names = list(NOTEBOOKS)
@@ -135,8 +143,7 @@ def conditions(notebook: str, profile: str, model: str, seeds: Sequence[int], **
         raise IcftError(f"no notebook {notebook!r} runs conditions", fix=f"use one of {', '.join(NOTEBOOKS)} or all")
     out: dict[str, Condition] = {}
     for name in names:
-        extra = {k: v for k, v in kw.items() if k == "rc_data" and name == "01_reversal_curse"}
-        for group in NOTEBOOKS[name](profile, model, list(seeds), **extra).values():
+        for group in NOTEBOOKS[name](profile, model, list(seeds), rc_data=rc_data).values():
             for c in group:
                 out.setdefault(c.key, c)
     return list(out.values())
