@@ -2,8 +2,8 @@
 each claim is a list of testable parts, each part a comparison computed from the summary table
 (`analysis.summary`), and the verdict follows from how many parts hold.
 
-A part "A > B" holds when the difference is positive at the two-sided 5% level (z > 1.96, binomial
-errors pooled over seeds and questions); "at chance" holds when a one-sided binomial test does not
+A part "A > B" holds when the difference is positive at the two-sided 5% level (its 95% interval
+lies above 0, z > 1.96, binomial errors pooled over seeds and questions); "at chance" holds when a one-sided binomial test does not
 find the accuracy above chance (p >= 0.05); "near ceiling" means >= 80%.
 Verdict: every part holds -> "reproduced"; some -> "partly"; none -> "not reproduced"; a claim whose
 conditions were not run -> "not run". A claim whose FT or augmented FT failed its validity check
@@ -35,12 +35,24 @@ STATEMENTS = {
 }
 
 
+# What each claim is about, in a few words (the abstract and the conclusions list the claims by these).
+TITLES = {
+    "C1": "the reversal curse", "C2": "simple reversals", "C3": "simple syllogisms", "C4": "semantic structure",
+    "C5": "FT reverses within a coherent body of knowledge", "C6": "sentence splitting",
+    "C7": "nonsense names lower ICL", "C8": "process knowledge",
+}
+
+
 class _Missing(Exception):
     pass
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
+
+
+def _with_ci(r: pd.Series) -> str:
+    return f"{_pct(r['accuracy'])} (95% CI {_pct(r['ci_low'])}-{_pct(r['ci_high'])}, n = {r['n']}, chance {_pct(r['chance'])})"
 
 
 class _Parts:
@@ -61,7 +73,8 @@ class _Parts:
         c = compare(self.t, a, b, split)
         self.parts.append({
             "test": what or f"{a} > {b} on {split}",
-            "numbers": f"{_pct(c.a)} vs {_pct(c.b)} (diff {100 * c.diff:+.0f} pts, z = {c.z:.1f})",
+            "numbers": f"{_pct(c.a)} vs {_pct(c.b)} (diff {100 * c.diff:+.0f} pts, 95% CI {100 * (c.diff - Z95 * c.se):+.0f} "
+                       f"to {100 * (c.diff + Z95 * c.se):+.0f})",
             "holds": bool(c.z > Z95),
         })
         return c.diff
@@ -70,7 +83,7 @@ class _Parts:
         r = self._row(variant, split)
         self.parts.append({
             "test": f"{variant} at chance on {split}",
-            "numbers": f"{_pct(r['accuracy'])} (n = {r['n']}, chance {_pct(r['chance'])})",
+            "numbers": _with_ci(r),
             "holds": not above_chance(r),
         })
 
@@ -78,7 +91,7 @@ class _Parts:
         r = self._row(variant, split)
         self.parts.append({
             "test": f"{variant} above chance on {split}",
-            "numbers": f"{_pct(r['accuracy'])} (n = {r['n']}, chance {_pct(r['chance'])})",
+            "numbers": _with_ci(r),
             "holds": above_chance(r),
         })
 
@@ -203,7 +216,7 @@ def claims_table(table: pd.DataFrame) -> list[dict[str, Any]]:
             except _Missing as e:
                 missing = str(e)
             parts = [] if missing else p.parts
-            out.append({"claim": cid, "model": model, "dataset": dataset, "statement": STATEMENTS[cid],
+            out.append({"claim": cid, "model": model, "dataset": dataset, "title": TITLES[cid], "statement": STATEMENTS[cid],
                         "parts": parts, "held": sum(x["holds"] for x in parts), "of": len(parts),
                         "verdict": _verdict(parts), "missing": missing, "caveats": [] if missing else _caveats(t, dataset),
                         "seeds": sorted({int(s) for v in t[t["dataset"] == dataset]["seeds"] for s in str(v).split(",") if s})})
