@@ -54,6 +54,8 @@ def test_builds_and_loads_at_every_profile(name, profile, tmp_path):
         assert not any(c.strip() in q.prompt for c in q.choices)  # choices are never shown
     if profile == "smoke":
         assert len(docs) < 100
+    spec = datasets.spec(name)  # the figures' bar order names every split, the trained ones first
+    assert set(spec.splits) == set(card["counts"]["questions"]) and spec.splits[:len(spec.trained_splits)] == spec.trained_splits
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -172,3 +172,21 @@ def test_trained_splits_are_splits_of_their_data_sets():
         gen, _, _ = datasets.generate(name, "smoke", 0)
         splits = {q.split for q in gen.questions}
         assert set(datasets.spec(name).trained_splits) <= splits, name
+
+
+def test_grouped_bars_give_each_variant_its_own_colour():
+    """Variants of one method (FT with and without splitting) must not share the method's colour."""
+    import pandas as pd
+    from matplotlib.colors import to_rgba
+
+    from icft import plots
+
+    variants = ["finetune", "finetune (split independent)", "finetune (split cumulative)"]
+    table = pd.DataFrame([{"dataset": "semantic_structure", "variant": v, "split": s, "accuracy": 0.5, "se": 0.1, "chance": 0.25}
+                          for v in variants for s in ("category_holdout", "reversal")])
+    ax = plots.grouped_bars(table, hue="variant", hue_order=variants)
+    colours = [tuple(p.get_facecolor()) for p in ax.patches[::2]]
+    assert len(set(colours)) == 3
+    assert to_rgba(plots.METHOD_COLOURS["finetune"]) == colours[0]  # the method's own colour stays
+    # the data set's split order, not the table's
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["reversal", "category\nholdout"]

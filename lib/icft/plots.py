@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,9 +95,12 @@ def grouped_bars(
     import numpy as np
 
     ax = ax or plt.subplots()[1]
-    groups = order or list(dict.fromkeys(table[group]))
+    groups = order or _default_order(table, group)
     hues = hue_order or list(dict.fromkeys(table[hue]))
     colours = {**METHOD_COLOURS, **(colours or {})}
+    # a variant with no colour of its own takes a palette colour no other bar of this chart uses
+    spare = iter([c for c in PALETTE if c not in {colours[h] for h in hues if h in colours}] + PALETTE)
+    colours |= {h: next(spare) for h in hues if h not in colours}
     width = 0.8 / max(1, len(hues))
     for j, h in enumerate(hues):
         rows = table[table[hue] == h].set_index(group).reindex(groups)
@@ -104,18 +108,30 @@ def grouped_bars(
         yerr = rows[err].to_numpy(dtype=float) if err else None
         if yerr is not None and err != "se" and "se" in rows:  # e.g. se over subsets, where a split has one subset
             yerr = np.where(np.isnan(yerr), rows["se"].to_numpy(dtype=float), yerr)
-        ax.bar(x, rows[value].to_numpy(dtype=float), width, yerr=yerr, label=display(str(h)), color=colours.get(h, PALETTE[j % len(PALETTE)]),
+        ax.bar(x, rows[value].to_numpy(dtype=float), width, yerr=yerr, label=display(str(h)), color=colours[h],
                error_kw={"elinewidth": 0.8, "capsize": 1.5})
     for i, g in enumerate(groups):
         level = chance if isinstance(chance, (int, float)) else (table.loc[table[group] == g, chance].mean() if chance else None)
         if level is not None:
             ax.hlines(level, i - 0.45, i + 0.45, colors="black", linestyles="dashed", linewidth=0.8)
-    ax.set_xticks(range(len(groups)), [display(str(g)) for g in groups])
+    # two-word splits on two lines, so that neighbouring labels of a narrow panel do not run together
+    ax.set_xticks(range(len(groups)), [textwrap.fill(display(str(g)), 12) for g in groups])
     ax.set_ylim(0, 1)
     ax.set_ylabel(value)
     if legend:
         ax.legend(fontsize=7, ncols=min(len(hues), 4), loc="lower center", bbox_to_anchor=(0.5, 1.0))
     return ax
+
+
+def _default_order(table: "pd.DataFrame", group: str) -> list[str]:
+    """The groups as they come, except splits of one data set: in its reading order (`DatasetSpec.splits`)."""
+    present = list(dict.fromkeys(table[group]))
+    if group != "split" or "dataset" not in table or table["dataset"].nunique() != 1:
+        return present
+    from .datasets import spec
+
+    known = [s for s in spec(table["dataset"].iloc[0]).splits if s in present]
+    return known + [s for s in present if s not in known]
 
 
 def shared_legend(fig: plt.Figure, ax: plt.Axes, ncols: int = 4) -> None:

@@ -64,6 +64,9 @@ class DatasetSpec:
     # Splits that ask for a trained fact in the trained direction (reworded): they show whether
     # learning happened at all. Empty where the only test is the inference (syllogisms).
     trained_splits: tuple[str, ...] = ()
+    # Every test split in reading order (the trained ones first, then roughly by difficulty): the
+    # order of the bars in every figure.
+    splits: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------- seeding

@@ -431,6 +431,7 @@ SPEC = DatasetSpec(
     "compositional and 50 trained questions. quick: 8 primitives, 75 expressions (1/2), 45 + 25 questions. "
     "smoke: 5 primitives, 10 expressions.",
     trained_splits=("trained",),
+    splits=("trained", "compositional"),
 )
 
 

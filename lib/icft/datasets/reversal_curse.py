@@ -242,6 +242,7 @@ SPEC = DatasetSpec(
     options=("rc_data", "nonsense_names"),
     variant=_variant,
     trained_splits=("p2d", "d2p"),
+    splits=("p2d", "d2p", "reversal"),
 )
 
 

@@ -1408,6 +1408,7 @@ SPEC = DatasetSpec(
     generate=_generate_for_registry,
     profile_note=PROFILE_NOTE,
     trained_splits=("rephrased",),
+    splits=("rephrased", "reversal", "syllogism", "category_holdout"),
 )
 
 

@@ -123,6 +123,7 @@ SPEC = DatasetSpec(
     sizes=SIZES,
     generate=generate,
     profile_note="full: 69 examples (the paper). quick: 36 (about 1/2; 12 per conclusion type). smoke: 9.",
+    splits=("syllogism",),
 )
 
 
