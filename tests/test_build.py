@@ -28,6 +28,7 @@ def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys):
     n01 = len(plan.conditions("01_reversal_curse", "smoke", "tiny-gemma-3", [0]))
     assert f"condition 1/{n01} " in out and f"condition {n01}/{n01} " in out
     assert build.missing_conditions("01_reversal_curse", {"profile": "smoke", "model": "tiny-gemma-3", "seeds": "0"}) == 0
+    assert "[paper] claims: tiny-gemma-3: C1 " in out  # the verdicts close the run
     for name in names:
         executed = json.loads((tmp_path / "build" / f"{name}.ipynb").read_text())
         assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")

@@ -31,6 +31,11 @@ def variant_label(condition: dict[str, Any]) -> str:
     base = profiles.defaults(condition["dataset"], condition["method"], condition["profile"])
     notes = []
     for group, key in (("data", "data_options"), ("icl", "icl"), ("finetune", "finetune"), ("augment", "augment")):
+        if group == "augment" and condition.get(key, {}).get("kind") == "oracle":
+            # the oracle ignores the model-written augmentations' budgets: only its own (sentences) counts
+            n = condition[key].get("max_sentences")
+            notes.append("oracle" if n is None else f"oracle, {n} sentences")
+            continue
         for k, v in sorted(condition.get(key, {}).items()):
             # the data source is a property of the whole build, not of a bar (`summary` keeps it apart)
             if k == "rc_data":

@@ -167,7 +167,23 @@ def run_notebooks(
         print("[paper] time recorded in results/runs (all records, also earlier runs): "
               + ", ".join(f"{k} {v:.0f}s ({v / shares['seconds']:.0%})" for k, v in shares["by_stage"].items()), flush=True)
     _write_build_times(times, params, shares)
+    verdicts = claim_verdicts()
+    if verdicts:
+        print(f"[paper] claims: {verdicts}", flush=True)
     return times
+
+
+def claim_verdicts() -> str | None:
+    """One line of the verdicts in results/07_claims.json for its main model ("C1 partly, C2 reproduced, ...")."""
+    import json
+
+    from .paths import results_dir
+
+    try:
+        cl = json.loads((results_dir() / "07_claims.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return f"{cl['model']}: " + ", ".join(f"{c['claim']} {c['verdict']}" for c in cl["claims"] if c["model"] == cl["model"])
 
 
 def record_time_shares() -> dict[str, Any]:

@@ -134,6 +134,12 @@ def _default_order(table: "pd.DataFrame", group: str) -> list[str]:
     return known + [s for s in present if s not in known]
 
 
+def label_outer(axes) -> None:
+    """A row of panels sharing the y axis: the y label on the first panel only."""
+    for ax in list(axes)[1:]:
+        ax.set_ylabel("")
+
+
 def shared_legend(fig: plt.Figure, ax: plt.Axes, ncols: int = 4) -> None:
     """One legend above all panels (from `ax`'s bars), so panel titles stay readable."""
     handles, labels = ax.get_legend_handles_labels()
