@@ -153,3 +153,7 @@ def test_claims_carry_a_caveat_when_ft_failed_its_validity_check():
     assert c1["verdict"] == "reproduced"  # computed as usual ...
     assert len(c1["caveats"]) == 1 and "d2p 60%" in c1["caveats"][0] and "95%" in c1["caveats"][0]  # ... and flagged
     assert "Caveat" in claims.to_markdown([c1])
+    # C7 compares ICL runs only: FT's training tells nothing about it
+    nonsense = _record("icl", 0, {"reversal": (0.5, 300)}, data={"nonsense_names": True})
+    c7 = next(e for e in claims.claims_table(analysis.summary(recs + [nonsense])) if e["claim"] == "C7")
+    assert c7["verdict"] == "reproduced" and c7["caveats"] == []

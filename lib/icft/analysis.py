@@ -52,6 +52,16 @@ def variant_label(condition: dict[str, Any]) -> str:
     return condition["method"] + (f" ({', '.join(notes)})" if notes else "")
 
 
+# How methods read in figures, tables and the claims' text.
+NAMES = {"icl": "ICL", "finetune": "FT", "augmented": "augmented FT", "pretrained": "pretrained"}
+
+
+def readable(label: str) -> str:
+    """"finetune (split cumulative)" -> "FT (split cumulative)"; "category_holdout" -> "category holdout"."""
+    head, sep, rest = label.partition(" (")
+    return NAMES.get(head, head.replace("_", " ")) + (sep + rest if sep else "")
+
+
 def data_source(condition: dict[str, Any]) -> str:
     """Where a condition's data come from: "original files" (the reversal curse's `rc_data`) or "generated"."""
     return "original files" if condition.get("data_options", {}).get("rc_data") else "generated"

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from .analysis import Z95, above_chance, compare, row
+from .analysis import Z95, above_chance, compare, readable, row
 
 CEILING = 0.8
 
@@ -61,8 +61,10 @@ class _Parts:
     def __init__(self, table: pd.DataFrame, dataset: str):
         self.t = table[table["dataset"] == dataset]
         self.parts: list[dict[str, Any]] = []
+        self.used: set[str] = set()  # the variants the parts compare: a caveat concerns only those
 
     def _row(self, variant: str, split: str) -> pd.Series:
+        self.used.add(variant)
         try:
             return row(self.t, variant, split)
         except KeyError:
@@ -72,7 +74,7 @@ class _Parts:
         self._row(a, split), self._row(b, split)
         c = compare(self.t, a, b, split)
         self.parts.append({
-            "test": what or f"{a} > {b} on {split}",
+            "test": what or f"{readable(a)} > {readable(b)} on {readable(split)}",
             "numbers": f"{_pct(c.a)} vs {_pct(c.b)} (diff {100 * c.diff:+.0f} pts, 95% CI {100 * (c.diff - Z95 * c.se):+.0f} "
                        f"to {100 * (c.diff + Z95 * c.se):+.0f})",
             "holds": bool(c.z > Z95),
@@ -82,7 +84,7 @@ class _Parts:
     def at_chance(self, variant: str, split: str) -> None:
         r = self._row(variant, split)
         self.parts.append({
-            "test": f"{variant} at chance on {split}",
+            "test": f"{readable(variant)} at chance on {readable(split)}",
             "numbers": _with_ci(r),
             "holds": not above_chance(r),
         })
@@ -90,7 +92,7 @@ class _Parts:
     def above_chance(self, variant: str, split: str) -> None:
         r = self._row(variant, split)
         self.parts.append({
-            "test": f"{variant} above chance on {split}",
+            "test": f"{readable(variant)} above chance on {readable(split)}",
             "numbers": _with_ci(r),
             "holds": above_chance(r),
         })
@@ -106,7 +108,7 @@ class _Parts:
 
 def _c1(t: pd.DataFrame, p: _Parts) -> None:
     p.at_chance("finetune", "reversal")
-    p.at_least("icl", "reversal", CEILING, "icl near ceiling (>= 80%) on reversal")
+    p.at_least("icl", "reversal", CEILING, f"ICL near ceiling (>= {CEILING:.0%}) on reversal")
     p.better("icl", "finetune", "reversal")
     p.better("augmented", "finetune", "reversal")
     p.at_chance("pretrained", "reversal")
@@ -139,11 +141,11 @@ def _c4(t: pd.DataFrame, p: _Parts) -> None:
            min(gains["reversal"], gains["syllogism"]) > gains["rephrased"])
     hold = {m: p._row(m, "category_holdout")["accuracy"] for m in ("icl", "finetune", "augmented")}
     others = {m: sum(p._row(m, s)["accuracy"] for s in ("rephrased", "reversal", "syllogism")) / 3 for m in hold}
-    p.fact("category holdout below each method's other splits", ", ".join(f"{m} {_pct(hold[m])} vs {_pct(others[m])}" for m in hold),
+    p.fact("category holdout below each method's other splits", ", ".join(f"{readable(m)} {_pct(hold[m])} vs {_pct(others[m])}" for m in hold),
            all(hold[m] < others[m] for m in hold))
     wins = [s for s in ("rephrased", "reversal", "syllogism", "category_holdout")
             if p._row("augmented", s)["accuracy"] > p._row("icl", s)["accuracy"]]
-    p.fact("augmented FT above ICL on at least 2 of 4 splits", f"on {len(wins)}: {', '.join(wins) or 'none'}", len(wins) >= 2)
+    p.fact("augmented FT above ICL on at least 2 of 4 splits", f"on {len(wins)}: {', '.join(map(readable, wins)) or 'none'}", len(wins) >= 2)
 
 
 def _c5(t: pd.DataFrame, p: _Parts) -> None:
@@ -179,20 +181,22 @@ CLAIMS: dict[str, tuple[str, Callable[[pd.DataFrame, _Parts], None]]] = {
 }
 
 
-def _caveats(t: pd.DataFrame, dataset: str) -> list[str]:
-    """FT conditions of `dataset` whose trained direction stayed below 95% (the records' validity check)."""
+def _caveats(t: pd.DataFrame, dataset: str, used: set[str]) -> list[str]:
+    """FT conditions of `dataset` among `used` whose trained direction stayed below 95% (the records'
+    validity check)."""
     from .datasets import spec
 
     d = t[t["dataset"] == dataset]
     out = []
     for variant in ("finetune", "augmented"):
+        if variant not in used:
+            continue
         rows = d[d["variant"] == variant]
         if rows.empty or not (rows["valid"] == False).any():  # noqa: E712 (valid may be None)
             continue
         trained = [f"{s} {_pct(r['accuracy'])}" for s in spec(dataset).trained_splits
                    for _, r in rows[rows["split"] == s].iterrows()]
-        out.append(f"{variant} reached {', '.join(trained) or 'less than 95%'} on the trained direction (below 95%): "
-                   f"it may have learnt the training facts too little")
+        out.append(f"{readable(variant)} reached {', '.join(trained) or 'less than 95%'} on the trained direction (below 95%)")
     return out
 
 
@@ -218,7 +222,7 @@ def claims_table(table: pd.DataFrame) -> list[dict[str, Any]]:
             parts = [] if missing else p.parts
             out.append({"claim": cid, "model": model, "dataset": dataset, "title": TITLES[cid], "statement": STATEMENTS[cid],
                         "parts": parts, "held": sum(x["holds"] for x in parts), "of": len(parts),
-                        "verdict": _verdict(parts), "missing": missing, "caveats": [] if missing else _caveats(t, dataset),
+                        "verdict": _verdict(parts), "missing": missing, "caveats": [] if missing else _caveats(t, dataset, p.used),
                         "seeds": sorted({int(s) for v in t[t["dataset"] == dataset]["seeds"] for s in str(v).split(",") if s})})
     return out
 

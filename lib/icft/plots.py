@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on CI or under papermill
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .analysis import readable  # noqa: E402
 from .io import atomic_write_bytes  # noqa: E402
 from .paths import figures_dir  # noqa: E402
 
@@ -66,14 +67,8 @@ METHOD_COLOURS = {
     "augmented (global)": PALETTE[3],
 }
 
-# How variants and splits read in legends and axes.
-NAMES = {"icl": "ICL", "finetune": "FT", "augmented": "augmented FT", "pretrained": "pretrained"}
-
-
-def display(label: str) -> str:
-    """"finetune (split cumulative)" -> "FT (split cumulative)"; "category_holdout" -> "category holdout"."""
-    head, sep, rest = label.partition(" (")
-    return NAMES.get(head, head.replace("_", " ")) + (sep + rest if sep else "")
+# How variants and splits read in legends and axes (the same in the claims' text).
+display = readable
 
 
 def grouped_bars(
@@ -115,7 +110,7 @@ def grouped_bars(
         if level is not None:
             ax.hlines(level, i - 0.45, i + 0.45, colors="black", linestyles="dashed", linewidth=0.8)
     # two-word splits on two lines, so that neighbouring labels of a narrow panel do not run together
-    ax.set_xticks(range(len(groups)), [textwrap.fill(display(str(g)), 12) for g in groups])
+    ax.set_xticks(range(len(groups)), [textwrap.fill(display(str(g)), 12, break_long_words=False) for g in groups])
     ax.set_ylim(0, 1)
     ax.set_ylabel(value)
     if legend:
@@ -132,6 +127,14 @@ def _default_order(table: "pd.DataFrame", group: str) -> list[str]:
 
     known = [s for s in spec(table["dataset"].iloc[0]).splits if s in present]
     return known + [s for s in present if s not in known]
+
+
+def panel_widths(datasets: "list[str] | tuple[str, ...]", least: int = 2) -> list[int]:
+    """Width ratios for a row of panels, one data set each: as many units as it has splits (at least
+    `least`), so that every bar is about as wide and no split's label runs into its neighbour's."""
+    from .datasets import spec
+
+    return [max(least, len(spec(d).splits)) for d in datasets]
 
 
 def label_outer(axes) -> None:
