@@ -61,7 +61,13 @@ class RecordWatcher:
     def _report(self) -> None:
         import json
 
-        for f in sorted(self._files() - self.seen, key=lambda f: f.stat().st_mtime):
+        def landed(f: Path) -> float:
+            try:
+                return f.stat().st_mtime
+            except OSError:  # deleted since the glob (a user clearing results/): reported anyway
+                return 0.0
+
+        for f in sorted(self._files() - self.seen, key=landed):
             self.seen.add(f)
             self.done += 1
             try:
