@@ -3,8 +3,9 @@ each claim is a list of testable parts, each part a comparison computed from the
 (`analysis.summary`), and the verdict follows from how many parts hold.
 
 A part "A > B" holds when the difference is positive at the two-sided 5% level (its 95% interval
-lies above 0, z > 1.96, binomial errors pooled over seeds and questions); "at chance" holds when a one-sided binomial test does not
-find the accuracy above chance (p >= 0.05); "near ceiling" means >= 80%.
+lies above 0, z > 1.96, binomial errors pooled over seeds and questions); "at chance" holds when a
+one-sided binomial test does not find the accuracy above chance (p >= 0.05); "near ceiling" means
+>= 80%.
 Verdict: every part holds -> "reproduced"; some -> "partly"; none -> "not reproduced"; a claim whose
 conditions were not run -> "not run". A claim whose FT or augmented FT failed its validity check
 (below 95% on the trained direction, so it may have failed for a dull reason) carries a caveat that
