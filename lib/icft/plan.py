@@ -153,8 +153,6 @@ def command_line(c: Condition) -> str:
     """The `icft run` command that runs `c` (only the options that differ from the profile's)."""
     base = condition(c.dataset, c.method, profile=c.profile, model=c.model, seed=c.seed)
     parts = ["icft", "run", c.dataset, "--method", c.method, "--profile", c.profile, "--model", c.model, "--seed", str(c.seed)]
-    import json
-
     for group, mine, theirs in (("data", c.data_options, base.data_options), ("icl", c.icl, base.icl),
                                 ("finetune", c.finetune, base.finetune), ("augment", c.augment, base.augment)):
         for k, v in mine.items():
