@@ -118,14 +118,17 @@ def test_claims_verdicts_follow_the_numbers():
     def c1(t: pd.DataFrame) -> dict:
         return next(e for e in claims.claims_table(t) if e["claim"] == "C1")
 
-    assert c1(table(0.02, 0.95, 0.9, 0.25))["verdict"] == "reproduced"
+    assert c1(table(0.02, 0.95, 0.93, 0.25))["verdict"] == "reproduced"
+    # augmented FT well above FT but clearly below ICL is not "about as high as ICL"
+    below = c1(table(0.02, 0.95, 0.8, 0.25))
+    assert below["verdict"] == "partly" and [p["holds"] for p in below["parts"] if "about as high" in p["test"]] == [False]
     partly = c1(table(0.02, 0.5, 0.02, 0.25))
     assert partly["verdict"] == "partly" and 0 < partly["held"] < partly["of"]
-    assert c1(table(0.9, 0.3, 0.3, 0.6))["verdict"] == "not reproduced"
-    c8 = next(e for e in claims.claims_table(table(0.02, 0.95, 0.9, 0.25)) if e["claim"] == "C8")
+    assert c1(table(0.9, 0.3, 0.2, 0.6))["verdict"] == "not reproduced"
+    c8 = next(e for e in claims.claims_table(table(0.02, 0.95, 0.93, 0.25)) if e["claim"] == "C8")
     assert c8["verdict"] == "not run" and c8["missing"]
-    assert "C1" in claims.to_markdown([c1(table(0.02, 0.95, 0.9, 0.25))])
-    assert c1(table(0.02, 0.95, 0.9, 0.25))["caveats"] == []
+    assert "C1" in claims.to_markdown([c1(table(0.02, 0.95, 0.93, 0.25))])
+    assert c1(table(0.02, 0.95, 0.93, 0.25))["caveats"] == []
 
 
 def test_claims_read_the_original_files_like_the_generated_set():
@@ -133,7 +136,7 @@ def test_claims_read_the_original_files_like_the_generated_set():
     records of the two sources are never pooled."""
     data = {"rc_data": "data/rc"}
     recs = [_record("finetune", 0, {"reversal": (0.02, 300)}, data=data), _record("icl", 0, {"reversal": (0.95, 300)}, data=data),
-            _record("augmented", 0, {"reversal": (0.9, 300)}, data=data), _record("pretrained", 0, {"reversal": (0.25, 300)}, data=data)]
+            _record("augmented", 0, {"reversal": (0.93, 300)}, data=data), _record("pretrained", 0, {"reversal": (0.25, 300)}, data=data)]
     t = analysis.summary(recs)
     assert set(t["variant"]) == set(plan.HEADLINE) and set(t["source"]) == {"original files"}
     c1 = next(e for e in claims.claims_table(t) if e["claim"] == "C1")
@@ -147,7 +150,7 @@ def test_claims_read_the_original_files_like_the_generated_set():
 def test_claims_carry_a_caveat_when_ft_failed_its_validity_check():
     ft = _record("finetune", 0, {"reversal": (0.02, 300), "d2p": (0.6, 300), "p2d": (0.99, 300)})
     ft["validity"] = {"ok": False, "trained_accuracy": {"d2p": 0.6, "p2d": 0.99}}
-    recs = [ft, _record("icl", 0, {"reversal": (0.95, 300)}), _record("augmented", 0, {"reversal": (0.9, 300)}),
+    recs = [ft, _record("icl", 0, {"reversal": (0.95, 300)}), _record("augmented", 0, {"reversal": (0.93, 300)}),
             _record("pretrained", 0, {"reversal": (0.25, 300)})]
     c1 = next(e for e in claims.claims_table(analysis.summary(recs)) if e["claim"] == "C1")
     assert c1["verdict"] == "reproduced"  # computed as usual ...

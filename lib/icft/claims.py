@@ -5,7 +5,7 @@ each claim is a list of testable parts, each part a comparison computed from the
 A part "A > B" holds when the difference is positive at the two-sided 5% level (its 95% interval
 lies above 0, z > 1.96, binomial errors pooled over seeds and questions); "at chance" holds when a
 one-sided binomial test does not find the accuracy above chance (p >= 0.05); "near ceiling" means
->= 80%.
+>= 80%; "A about as high as B" holds when A is not below B at the same level.
 Verdict: every part holds -> "reproduced"; some -> "partly"; none -> "not reproduced"; a claim whose
 conditions were not run -> "not run". A claim whose FT or augmented FT failed its validity check
 (below 95% on the trained direction, so it may have failed for a dull reason) carries a caveat that
@@ -52,6 +52,10 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _difference(c: Any) -> str:
+    return f"{_pct(c.a)} vs {_pct(c.b)} (diff {100 * c.diff:+.0f} pts, 95% CI {100 * (c.diff - Z95 * c.se):+.0f} to {100 * (c.diff + Z95 * c.se):+.0f})"
+
+
 def _with_ci(r: pd.Series) -> str:
     return f"{_pct(r['accuracy'])} (95% CI {_pct(r['ci_low'])}-{_pct(r['ci_high'])}, n = {r['n']}, chance {_pct(r['chance'])})"
 
@@ -76,11 +80,20 @@ class _Parts:
         c = compare(self.t, a, b, split)
         self.parts.append({
             "test": what or f"{readable(a)} > {readable(b)} on {readable(split)}",
-            "numbers": f"{_pct(c.a)} vs {_pct(c.b)} (diff {100 * c.diff:+.0f} pts, 95% CI {100 * (c.diff - Z95 * c.se):+.0f} "
-                       f"to {100 * (c.diff + Z95 * c.se):+.0f})",
+            "numbers": _difference(c),
             "holds": bool(c.z > Z95),
         })
         return c.diff
+
+    def not_below(self, a: str, b: str, split: str) -> None:
+        """"a about as high as b": a is not below b at the two-sided 5% level."""
+        self._row(a, split), self._row(b, split)
+        c = compare(self.t, a, b, split)
+        self.parts.append({
+            "test": f"{readable(a)} about as high as {readable(b)} (not below it) on {readable(split)}",
+            "numbers": _difference(c),
+            "holds": bool(c.z >= -Z95),
+        })
 
     def at_chance(self, variant: str, split: str) -> None:
         r = self._row(variant, split)
@@ -112,6 +125,7 @@ def _c1(t: pd.DataFrame, p: _Parts) -> None:
     p.at_least("icl", "reversal", CEILING, f"ICL near ceiling (>= {CEILING:.0%}) on reversal")
     p.better("icl", "finetune", "reversal")
     p.better("augmented", "finetune", "reversal")
+    p.not_below("augmented", "icl", "reversal")
     p.at_chance("pretrained", "reversal")
 
 
