@@ -129,6 +129,37 @@ def _default_order(table: "pd.DataFrame", group: str) -> list[str]:
     return known + [s for s in present if s not in known]
 
 
+MARKERS = "osD^vP"  # one per data set, in plotting order
+
+
+def compute_scatter(compute: "pd.DataFrame", ax: plt.Axes | None = None, main_model: str | None = None) -> plt.Axes:
+    """Accuracy on the generalization splits against FLOPs, one point per record (`analysis.compute_table`):
+    colour = method, marker = data set, hollow = a model other than `main_model`; a legend for each."""
+    from matplotlib.lines import Line2D
+
+    ax = ax or plt.subplots()[1]
+    names = list(dict.fromkeys(compute["dataset"]))
+    markers = dict(zip(names, MARKERS))
+    for (method, name, model), t in compute.groupby(["method", "dataset", "model"], sort=False):
+        colour = METHOD_COLOURS.get(method, "black")
+        hollow = main_model is not None and model != main_model
+        ax.scatter(t["total_flops"], t["generalization"], s=14, marker=markers[name], linewidths=0.8,
+                   facecolors="none" if hollow else colour, edgecolors=colour)
+    methods = [m for m in METHOD_COLOURS if m in set(compute["method"])]
+    by_colour = [Line2D([], [], ls="", marker="o", color=METHOD_COLOURS[m], label=display(m)) for m in methods]
+    by_shape = [Line2D([], [], ls="", marker=markers[n], color="black", label=display(n)) for n in names]
+    if main_model is not None and compute["model"].nunique() > 1:
+        by_shape.append(Line2D([], [], ls="", marker="o", markerfacecolor="none", color="black", label="hollow: other model"))
+    ax.add_artist(ax.legend(handles=by_colour, fontsize=6, loc="upper left"))
+    ax.legend(handles=by_shape, fontsize=6, loc="upper right")
+    ax.set_xscale("log")
+    ax.set_xlabel("FLOPs (train + augment + eval)")
+    ax.set_ylabel("generalization accuracy")
+    ax.set_ylim(0, 1.25)  # room for the legends above the points
+    ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    return ax
+
+
 def panel_widths(datasets: "list[str] | tuple[str, ...]", least: int = 2) -> list[int]:
     """Width ratios for a row of panels, one data set each: as many units as it has splits (at least
     `least`), so that every bar is about as wide and no split's label runs into its neighbour's."""
