@@ -190,3 +190,19 @@ def test_grouped_bars_give_each_variant_its_own_colour():
     assert to_rgba(plots.METHOD_COLOURS["finetune"]) == colours[0]  # the method's own colour stays
     # the data set's split order, not the table's
     assert [t.get_text() for t in ax.get_xticklabels()] == ["reversal", "category\nholdout"]
+
+
+def test_compute_scatter_marks_method_data_set_and_model():
+    import pandas as pd
+
+    from icft import plots
+
+    compute = pd.DataFrame([{"dataset": d, "model": m, "method": meth, "total_flops": 1e10 * (i + 1), "generalization": 0.5}
+                            for i, (d, m, meth) in enumerate([("reversal_curse", "a", "icl"), ("reversal_curse", "b", "icl"),
+                                                             ("simple_reversals", "a", "finetune")])])
+    ax = plots.compute_scatter(compute, main_model="a")
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 3
+    hollow = [c for c in ax.collections if len(c.get_facecolors()) == 0 or c.get_facecolors()[0][3] == 0]
+    assert len(hollow) == 1  # model b
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["reversal curse", "simple reversals", "hollow: other model"]
