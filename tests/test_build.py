@@ -53,6 +53,16 @@ def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys):
     assert pdf.read_bytes().startswith(b"%PDF")
 
 
+def test_claim_verdicts_line_has_every_model_main_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("ICFT_RESULTS", str(tmp_path))
+    assert build.claim_verdicts() is None  # no claims table yet: nothing to print
+    claims = [{"claim": "C1", "model": "small", "verdict": "partly"}, {"claim": "C6", "model": "small", "verdict": "not run"},
+              {"claim": "C1", "model": "main", "verdict": "reproduced"}, {"claim": "C6", "model": "main", "verdict": "not run"}]
+    (tmp_path / "07_claims.json").write_text(json.dumps({"model": "main", "claims": claims}))
+    # the main model's claims all show, the second model's only where they were run
+    assert build.claim_verdicts() == "main: C1 reproduced, C6 not run; small: C1 partly"
+
+
 def test_bad_build_parameters_are_reported():
     with pytest.raises(IcftError, match="unknown profile"):
         build.run_notebooks(None, "huge", "tiny-gemma-3", "0", "cpu")

@@ -180,7 +180,8 @@ def run_notebooks(
 
 
 def claim_verdicts() -> str | None:
-    """One line of the verdicts in results/07_claims.json for its main model ("C1 partly, C2 reproduced, ...")."""
+    """One line of the verdicts in results/07_claims.json, main model first ("m: C1 partly, C2 reproduced, ...;
+    other: C1 partly"); a second model's claims that were not run for it are left out."""
     import json
 
     from .paths import results_dir
@@ -189,7 +190,14 @@ def claim_verdicts() -> str | None:
         cl = json.loads((results_dir() / "07_claims.json").read_text())
     except (OSError, ValueError):
         return None
-    return f"{cl['model']}: " + ", ".join(f"{c['claim']} {c['verdict']}" for c in cl["claims"] if c["model"] == cl["model"])
+    models = [cl["model"]] + [m for m in dict.fromkeys(c["model"] for c in cl["claims"]) if m != cl["model"]]
+    lines = []
+    for m in models:
+        shown = [f"{c['claim']} {c['verdict']}" for c in cl["claims"]
+                 if c["model"] == m and (m == cl["model"] or c["verdict"] != "not run")]
+        if shown:
+            lines.append(f"{m}: " + ", ".join(shown))
+    return "; ".join(lines)
 
 
 def record_time_shares() -> dict[str, Any]:
