@@ -28,7 +28,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The stamp is keyed on pyproject.toml's content: editing the dependencies reinstalls, nothing else does.
 STAMP := $(VENV)/.icft-installed-$(shell (sha256sum pyproject.toml 2>/dev/null || shasum -a 256 pyproject.toml) | cut -c1-16)
 
-.PHONY: help setup models test paper notebooks pdf bench clean clean-results plan $(FIGURES)
+.PHONY: help setup models test golden paper notebooks pdf bench clean clean-results plan $(FIGURES)
 
 # One target per figure: rerun its notebook (reusing finished conditions) and recompile the paper.
 FIGURES := fig2 fig3 fig4 splitting process beyond claims
@@ -69,6 +69,10 @@ models: $(STAMP)
 
 test: models
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+# Rewrite tests/golden/ from the current code: only in a commit that means to change results (say why).
+golden: models
+	@ICFT_GOLDEN=write $(PY) -m pytest -q tests/test_golden.py
 
 notebooks: models
 	@$(PY) -m icft.build notebooks $(NB_ARGS)
