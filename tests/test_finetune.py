@@ -28,9 +28,9 @@ from icft.finetune import (
     make_examples,
     save_adapter,
     selective_ce,
-    split_sentences,
     tokenize_example,
 )
+from icft.text import split_sentences
 from icft.records import Document, Question
 from icft.scoring import score
 

@@ -52,12 +52,13 @@ import torch
 from tqdm.auto import tqdm
 
 from .errors import IcftError
-from .finetune import split_sentences  # the trainer's splitter: augmentation sees the same sentences
 from .icl import largest_fraction, select_documents, uses_chat
 from .io import atomic_write_json
 from .paths import results_dir
 from .records import Document, Question
 from .scoring import bos_ids, cache_kwarg, decoder_of, encode_text, model_window, prefill
+from .text import split_sentences  # the trainer's splitter: augmentation sees the same sentences
+from .text import words as normalise
 
 KINDS = ("local", "global", "both", "oracle")
 CACHE_FORMAT = 1
@@ -505,11 +506,6 @@ def greedy_reference(model: Any, ids: Sequence[int], max_new_tokens: int, stop_i
 
 
 # =========================================================================================== parsing
-
-
-def normalise(text: str) -> str:
-    """Lower case, words (letters, digits, and the expression signs ( ) + *) joined by single spaces."""
-    return " ".join(re.findall(r"[a-z0-9]+|[()+*]", text.lower().replace("\u2019", "'")))
 
 
 _MARKER = re.compile(r"""^\s*(?:[-*\u2022\u2013\u2014>]+|\(?\d{1,3}[.):]|\(?[a-zA-Z][.)](?=\s)|#+)\s*""")

@@ -350,6 +350,20 @@ def _resolve_path(name: str | os.PathLike) -> Path | str:
     return sname  # a hub id
 
 
+# Loaded tokenizers, per process: Gemma's takes ~6 s to parse (a 262k-word tokenizer.json), as long as
+# a whole condition on a tiny model, and deep-copying it costs as much. The library never changes a
+# tokenizer, so every load of the same files shares one; treat it as read-only.
+_tokenizers: dict[tuple, Any] = {}
+
+
+def _tokenizer(where: Path | str, auto: Any) -> Any:
+    files = sorted(Path(where).glob("*token*")) if isinstance(where, Path) else []
+    key = (str(where), tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files))
+    if key not in _tokenizers or not files:
+        _tokenizers[key] = auto.from_pretrained(where, trust_remote_code=False)
+    return _tokenizers[key]
+
+
 def load_model(
     name: str | os.PathLike = DEFAULT_MODEL,
     device: str | torch.device = "auto",
@@ -366,7 +380,7 @@ def load_model(
     dt = resolve_dtype(dtype, dev)
     where = _resolve_path(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(where, trust_remote_code=False)
+        tokenizer = _tokenizer(where, AutoTokenizer)
         # sdpa: the scoring engine's packed questions need attention that takes arbitrary masks
         model = AutoModelForCausalLM.from_pretrained(where, dtype=dt, use_safetensors=True, trust_remote_code=False,
                                                      attn_implementation="sdpa")

@@ -48,6 +48,7 @@ from ..errors import IcftError
 from ..io import atomic_write_json, atomic_write_text
 from ..records import Document, Question
 from .base import DatasetSpec, Generated, check_seed, sub_rng, sub_seed, template_words
+from ..text import tokens
 from .semantic_reasoner import PROPERTY_KINDS, Fact, closure
 
 NAME = "semantic_structure"
@@ -1116,11 +1117,6 @@ class ConstructionError(IcftError, AssertionError):
         super().__init__(what, fix)
 
 
-def normalise(text: str) -> str:
-    """Lower case, words and punctuation as space-separated tokens: for 'appears verbatim' checks."""
-    return " " + " ".join(re.findall(r"[a-z0-9]+|[^\sa-z0-9]", text.lower())) + " "
-
-
 def question_statement(q: Question) -> str:
     """The correct statement of a question, without its final period."""
     return (q.prompt + q.choices[q.answer]).rstrip(".")
@@ -1186,10 +1182,10 @@ def verify(structure: Structure, holdouts: Sequence[str], vocab: dict[str, str],
                     if pat.search(u.text) and [f for f, _, _ in u.facts] != mine:
                         fail(f"held-out {h!r} is named in the sentence {u.text!r}")
     # 3. questions
-    train_text = normalise("\n".join(d.text for d in documents))
+    train_text = tokens("\n".join(d.text for d in documents))
     train_phrasings = {pid for d in documents for _, _, pid in d.meta["facts"]}
     for p in PHRASINGS:
-        if p.held_out and (p.id in train_phrasings or normalise(p.marker) in train_text):
+        if p.held_out and (p.id in train_phrasings or tokens(p.marker) in train_text):
             fail(f"held-out phrasing {p.id} ({p.marker!r}) is used in training")
     for q in questions:
         m = q.meta
@@ -1210,7 +1206,7 @@ def verify(structure: Structure, holdouts: Sequence[str], vocab: dict[str, str],
             if witness not in trained or witness.subject in hs or witness == f or \
                     (witness.subject != f.subject and witness.object != f.object):
                 fail(f"{q.id}: the wrong choice {f.id} is not true of another category ({witness.id})")
-        if normalise(question_statement(q)) in train_text:
+        if tokens(question_statement(q)) in train_text:
             fail(f"{q.id}: the test sentence {question_statement(q)!r} appears in the training text")
         if q.split == "rephrased" and (right not in stated or "forward" not in stated[right]
                                        or not PHRASING[m["phrasing"]].held_out):
