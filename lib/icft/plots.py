@@ -178,3 +178,23 @@ def shared_legend(fig: plt.Figure, ax: plt.Axes, ncols: int = 4) -> None:
     """One legend above all panels (from `ax`'s bars), so panel titles stay readable."""
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=7, ncols=min(ncols, len(labels)), loc="lower center", bbox_to_anchor=(0.5, 1.0))
+
+
+def hierarchy_figure(profile: str = "full", seed: int | None = 0, *, fontsize: float = 6.5) -> plt.Figure:
+    """The semantic structure's tree, one column per root, real names with their nonsense words."""
+    from .datasets.semantic_structure import hierarchy_lines
+
+    lines = hierarchy_lines(profile, seed)  # one line per category
+    starts = [i for i, line in enumerate(lines) if not line.startswith((" ", "│", "├", "└"))]  # the roots
+    columns = [lines[a:b] for a, b in zip(starts, starts[1:] + [len(lines)])]
+    height_in = max(len(c) for c in columns) * fontsize * 1.3 / 72 + 0.8  # monospace lines at 1.3 line spacing
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), height_in))
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.01, top=1 - 0.6 / height_in, wspace=0.05)
+    axes = [axes] if len(columns) == 1 else list(axes)
+    for ax, col in zip(axes, columns):
+        ax.axis("off")
+        ax.text(0, 1, "\n".join(col), va="top", ha="left", family="monospace", fontsize=fontsize,
+                linespacing=1.3, transform=ax.transAxes)
+    fig.suptitle(f"Semantic structure ({profile}: {len(lines)} categories)" + ("" if seed is None else f", seed {seed}"),
+                 fontsize=fontsize + 3)
+    return fig
