@@ -51,6 +51,7 @@ import torch
 import _common
 from icft import datasets, profiles
 from icft import finetune as ft
+from icft.lm_head import selective_ce
 from icft.models import load_model
 
 TARGET = 1.5  # speedup over the Trainer
@@ -157,7 +158,7 @@ def eval_loss(model: Any, tokenizer: Any, data: list[ft.Tokenized], batch_size: 
     total = n = 0.0
     for i in range(0, len(data), batch_size):
         rows = data[i : i + batch_size]
-        total += float(ft.selective_ce(model, **ft._collate(rows, pad_id, torch.device(device))))
+        total += float(selective_ce(model, **ft._collate(rows, pad_id, torch.device(device))))
         n += sum(r.n_loss for r in rows)
     model.train(was)
     return total / n

@@ -1,4 +1,5 @@
-"""Augmentation generation: `icft.augment` (shared-prefix cache, batched) against plain `model.generate`.
+"""Augmentation generation: `icft.augment` (on `icft.generate`: shared-prefix cache, batched) against
+plain `model.generate`.
 
 Ours is `icft.augment.augment` itself (greedy, no disk cache read: a fresh cache folder), for
 
@@ -38,6 +39,7 @@ import torch
 import _common
 from icft import augment as aug
 from icft import datasets
+from icft import generate as gen
 from icft.models import load_model
 
 TARGET = 3.0
@@ -96,7 +98,7 @@ def baseline(model: Any, tokenizer: Any, prompts: list[tuple[list[int], str]], s
     """Each prompt alone through `model.generate`, greedy, from its first token."""
     from transformers import StoppingCriteriaList
 
-    eos = sorted(aug.eos_ids(model, tokenizer))
+    eos = sorted(gen.eos_ids(model, tokenizer))
     texts, seconds, generated, prompt_tokens = [], 0.0, 0, 0
     for ids, _ in prompts:
         x = torch.tensor([ids], device=device)
@@ -144,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # warm-up: first calls pay for allocator growth and kernel selection
     warm = aug.local_prompt(tokenizer)[0][:48]
-    aug.generate(model, tokenizer, warm[:32], [warm[32:]], max_new_tokens=2, progress=False)
+    gen.generate(model, tokenizer, warm[:32], [warm[32:]], max_new_tokens=2, progress=False)
     model.generate(torch.tensor([warm], device=device), attention_mask=torch.ones(1, len(warm), dtype=torch.long, device=device),
                    max_new_tokens=2, do_sample=False, pad_token_id=tokenizer.pad_token_id)
 

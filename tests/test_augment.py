@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import re
+from pathlib import Path
 
 import pytest
 import torch
 
 from icft import augment as A
 from icft import datasets
-from icft.augment import AugmentConfig, Generation, augment, quality
+from icft import generate as G
+from icft.augment import AugmentConfig, Generation, augment
+from icft.augment_quality import quality
 from icft.datasets import process_knowledge as pk
 from icft.datasets import reversal_curse_text as rct
 from icft.datasets import semantic_structure as ss
 from icft.datasets import simple_reversals as sr
 from icft.errors import IcftError
-from icft.records import Document, Question
+from icft.records import Document
 
 NAMES = datasets.names()
 
@@ -56,9 +60,9 @@ def test_cached_prefix_generation_equals_uncached(which, request, smoke):
     assert len(prefix) > 3 * 16  # past tiny-gemma's 16-token sliding window
     assert len({len(s) for s in suffixes}) < len(suffixes)  # some rows share a batch
     n = 10
-    gens = A.generate(model, tok, prefix, suffixes, max_new_tokens=n, progress=False)
-    stops = A.eos_ids(model, tok)
-    refs = [A.greedy_reference(model, prefix + s, n, stops) for s in suffixes]
+    gens = G.generate(model, tok, prefix, suffixes, max_new_tokens=n, progress=False)
+    stops = G.eos_ids(model, tok)
+    refs = [G.greedy_reference(model, prefix + s, n, stops) for s in suffixes]
     for g, ref in zip(gens, refs):
         assert g.ids == [t for t in ref if t not in stops]
         assert g.tokens == len(ref)
@@ -67,7 +71,7 @@ def test_cached_prefix_generation_equals_uncached(which, request, smoke):
     # a stop string that ends some rows early: the others go on after those leave the batch
     cut = tok.decode(refs[0][1:3], skip_special_tokens=True)
     assert cut.strip()
-    gens2 = A.generate(model, tok, prefix, suffixes, max_new_tokens=n, stop_strings=[cut], progress=False)
+    gens2 = G.generate(model, tok, prefix, suffixes, max_new_tokens=n, stop_strings=[cut], progress=False)
     for g, g2, ref in zip(gens, gens2, refs):
         text = tok.decode(g.ids, skip_special_tokens=True)
         if cut in text:
@@ -80,7 +84,7 @@ def test_cached_prefix_generation_equals_uncached(which, request, smoke):
 def test_matches_transformers_generate(tiny_gemma, smoke):
     model, tok = tiny_gemma
     prefix, suffixes = _rows(tok, smoke["simple_reversals"], 1)
-    ours = A.generate(model, tok, prefix, suffixes, max_new_tokens=8, progress=False)[0]
+    ours = G.generate(model, tok, prefix, suffixes, max_new_tokens=8, progress=False)[0]
     ids = torch.tensor([prefix + suffixes[0]])
     hf = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, do_sample=False)
     assert ours.ids == hf[0, ids.shape[1]:].tolist()[: len(ours.ids)]
@@ -90,9 +94,9 @@ def test_sampling_is_seeded_and_independent_of_batching(varied_smollm2, smoke):
     model, tok = varied_smollm2
     prefix, suffixes = _rows(tok, smoke["simple_reversals"])
     kw = dict(max_new_tokens=6, temperature=1.0, top_p=0.9, progress=False)
-    a = A.generate(model, tok, prefix, suffixes, seed=3, batch_rows=16, **kw)
-    b = A.generate(model, tok, prefix, suffixes, seed=3, batch_rows=1, **kw)
-    c = A.generate(model, tok, prefix, suffixes, seed=4, **kw)
+    a = G.generate(model, tok, prefix, suffixes, seed=3, batch_rows=16, **kw)
+    b = G.generate(model, tok, prefix, suffixes, seed=3, batch_rows=1, **kw)
+    c = G.generate(model, tok, prefix, suffixes, seed=4, **kw)
     assert [g.ids for g in a] == [g.ids for g in b]
     assert [g.ids for g in a] != [g.ids for g in c]
 
@@ -228,7 +232,7 @@ def test_disk_cache_reused_and_corruption_detected(tiny_gemma, smoke, tmp_path, 
     def boom(*a, **k):
         raise AssertionError("the model must not run when the cache holds the generations")
 
-    monkeypatch.setattr(A, "generate", boom)
+    monkeypatch.setattr("icft.augment.method.generate", boom)
     again = augment(*tiny_gemma, gen.documents, cfg, cache_dir=tmp_path, progress=False)
     assert again.info["from_cache"] is True
     assert [d.to_dict() for d in again.documents] == [d.to_dict() for d in first.documents]
@@ -322,3 +326,22 @@ def test_generation_flops(tiny_gemma):
     head = model.get_output_embeddings().weight.numel()
     per_token = A.generation_flops(model, 1, 0)
     assert A.generation_flops(model, 10, 5) == pytest.approx(15 * per_token + 2 * head * 5)
+
+
+# ------------------------------------------------------------------------------------ the boundary
+
+
+def test_augmentation_never_sees_test_questions():
+    """An import boundary: no module of the icft.augment package imports augment_quality (the
+    evaluation) or the name Question, or reads a `.questions` attribute."""
+    files = sorted(Path(A.__file__).parent.glob("*.py"))
+    assert {f.name for f in files} >= {"__init__.py", "method.py", "prompts.py", "filter.py", "cache.py"}
+    for f in files:
+        for node in ast.walk(ast.parse(f.read_text(), str(f))):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+                assert not any("augment_quality" in m for m in modules), f"{f.name}:{node.lineno} imports augment_quality"
+                assert not any(a.name.split(".")[-1] == "Question" for a in node.names), f"{f.name}:{node.lineno} imports Question"
+            assert not (isinstance(node, ast.Name) and node.id == "Question"), f"{f.name}:{node.lineno} uses Question"
+            assert not (isinstance(node, ast.Attribute) and node.attr in ("Question", "questions")), \
+                f"{f.name}:{node.lineno} reads .{node.attr}"

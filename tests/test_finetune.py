@@ -27,9 +27,9 @@ from icft.finetune import (
     load_adapter,
     make_examples,
     save_adapter,
-    selective_ce,
     tokenize_example,
 )
+from icft.lm_head import selective_ce
 from icft.text import split_sentences
 from icft.records import Document, Question
 from icft.scoring import score

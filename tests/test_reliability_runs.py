@@ -86,7 +86,7 @@ def _caches(results: Path) -> dict[str, dict]:
     out = {}
     for path in sorted((results / "augment").glob("*")):
         data = json.loads(path.read_text())
-        assert augment._read_cache(path, data["key"]) is not None
+        assert augment.cache._read_cache(path, data["key"]) is not None
         out[path.name] = data
     return out
 

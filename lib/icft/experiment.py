@@ -389,11 +389,11 @@ def _augment(condition: Condition, model: Any, tokenizer: Any, documents: Sequen
              root: Path | None, progress: bool) -> tuple[list[Any], dict[str, Any], float]:
     """The augmentation documents, their summary for the record (counts, quality) and their FLOPs.
 
-    The test questions go to `augment.quality` only, to judge what was generated; generation never
-    sees them.
+    The test questions go to `augment_quality.quality` only, to judge what was generated; generation
+    never sees them.
     """
     from . import augment as aug
-    from . import datasets
+    from . import augment_quality, datasets
 
     config = aug.AugmentConfig(**{"seed": condition.seed, **condition.augment})
     generated, _, _ = datasets.generate(condition.dataset, condition.profile, condition.seed, **condition.data_options)
@@ -406,7 +406,7 @@ def _augment(condition: Condition, model: Any, tokenizer: Any, documents: Sequen
         "documents": len(result.documents),
         "generated_tokens": result.generated_tokens,
         "prompt_tokens": result.prompt_tokens,
-        "quality": aug.quality(result.documents, questions, oracle, documents=documents),
+        "quality": augment_quality.quality(result.documents, questions, oracle, documents=documents),
         "examples": [d.text for d in result.documents[:10]],
         "seconds": result.seconds,
     }

@@ -15,8 +15,8 @@ How the work is organised (one code path for every task, as in lm-evaluation-har
    with an attention mask under which each choice sees its prompt (and the prefix) but no other
    choice, at the positions it would have alone. So each prompt runs once however many choices it
    has (prompts are ~75% of the tokens of a multiple-choice row), and nothing is padded.
-4. The output layer runs only at the positions whose next token is scored (Gemma's 262k-word output
-   layer is ~60% of its compute per token).
+4. The output layer runs only at the positions whose next token is scored (`lm_head.logprobs`;
+   Gemma's 262k-word output layer is ~60% of its compute per token).
 
 `score_naive` is the reference the engine must equal: every row run from the start, full logits.
 """
@@ -33,6 +33,7 @@ from typing import Any, Iterable, Literal, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from . import lm_head
 from .errors import IcftError
 from .records import Question
 
@@ -234,40 +235,6 @@ def fork_cache(base: Any, batch: int) -> Any:
     return fork
 
 
-def growing_fork(base: Any) -> Any:
-    """A cache over `base` (not copied) in which every layer keeps all it is given.
-
-    A sliding-window layer of transformers keeps only its last window - 1 keys after each forward
-    pass, which is right for one sequence but drops keys when several sequences are interleaved in
-    one cache (`augment.generate`). Here such a layer starts from the window - 1 prefix keys `base`
-    holds and then grows; the masks (`attention_masks`) apply the window.
-    """
-    from transformers.cache_utils import DynamicLayer
-
-    fork = copy.copy(base)
-    fork.layers = []
-    for layer in base.layers:
-        new = DynamicLayer()
-        if getattr(layer, "is_initialized", False) and layer.keys is not None:
-            new.lazy_initialization(layer.keys, layer.values)
-            new.keys, new.values = layer.keys, layer.values
-        fork.layers.append(new)
-    return fork
-
-
-def _output_logprobs(model: Any, hidden: torch.Tensor, targets: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-    """log p(target) for each row of `hidden` [N, d]; the output layer runs on these N positions only."""
-    head = model.get_output_embeddings()
-    softcap = getattr(model.config, "final_logit_softcapping", None)
-    out = torch.empty(hidden.shape[0], dtype=torch.float32, device=hidden.device)
-    for i in range(0, hidden.shape[0], chunk):
-        logits = head(hidden[i : i + chunk]).float()
-        if softcap:
-            logits = torch.tanh(logits / softcap) * softcap
-        out[i : i + chunk] = logits.log_softmax(-1).gather(-1, targets[i : i + chunk, None]).squeeze(-1)
-    return out
-
-
 @torch.inference_mode()
 def prefill(model: Any, ids: Sequence[int], chunk_tokens: int = 2048) -> Any:
     """Run `ids` through the model in chunks and return the key/value cache (no logits)."""
@@ -452,7 +419,7 @@ def loglikelihoods(
         cache = fork_cache(base, 1) if base is not None else None
         hidden = decoder(input_ids=ids_t, position_ids=pos_t[None], attention_mask=masks, use_cache=cache is not None,
                          **{kw: cache}).last_hidden_state[0]
-        lp = _output_logprobs(model, hidden[torch.tensor(src, device=device)], torch.tensor(targets, device=device))
+        lp = lm_head.logprobs(model, hidden[torch.tensor(src, device=device)], torch.tensor(targets, device=device))
         sums = torch.zeros(len(done), dtype=torch.float64, device=device).index_add_(0, torch.tensor(owner, device=device), lp.double())
         for n, i in enumerate(done):
             results[i] = float(sums[n])

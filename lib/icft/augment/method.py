@@ -1,0 +1,324 @@
+"""The method: what to generate (`AugmentConfig`), local, global and oracle augmentation, `augment`."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import IcftError
+from ..generate import Generation, GenerationStats, generate
+from ..icl import largest_fraction, select_documents, uses_chat
+from ..paths import results_dir
+from ..records import Document
+from ..scoring import model_window
+from ..text import split_sentences
+from .cache import CACHE_FORMAT, _doc_hash, _run_cached, _sha, model_id
+from .filter import SentenceFilter
+from .prompts import (
+    GLOBAL_STOPS,
+    LOCAL_STOPS,
+    _word_pattern,
+    fewshot_clashes,
+    global_prompt,
+    local_prompt,
+    prompt_texts,
+)
+
+KINDS = ("local", "global", "both", "oracle")
+# What augmentation generates, given its config: part of the key of every augmented condition, so a
+# change here is never answered from an old record. 2: local augmentation draws its `max_sentences`
+# from every document (1 drew them from the `max_documents` focus documents of global augmentation).
+VERSION = 2  # and the oracle's budget is max_sentences (1: max_documents)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """What to generate and how. Every field that changes the generations is part of the cache key."""
+
+    kind: str = "local"  # "local", "global", "both", "oracle"
+    max_new_tokens_local: int = 64
+    max_new_tokens_global: int = 256
+    context_fraction: float | str = "auto"  # share of the documents in the global context; "auto": largest 1/2^k that fits
+    max_documents: int | None = None  # global: a seeded subset of documents as focus documents (CPU budgets)
+    max_sentences: int | None = None  # local: a seeded subset of the sentences of all documents (CPU budgets); oracle: of its sentences
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        def bad(what: str, fix: str) -> None:
+            raise IcftError(f"augmentation: {what}", fix=fix)
+
+        if self.kind not in KINDS:
+            bad(f"unknown kind {self.kind!r}", f"use one of {', '.join(KINDS)}")
+        for name in ("max_new_tokens_local", "max_new_tokens_global"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                bad(f"{name}={getattr(self, name)!r}", "use a positive integer")
+        cf = self.context_fraction
+        if cf != "auto" and (isinstance(cf, (str, bool)) or not 0.0 < float(cf) <= 1.0):
+            bad(f"context_fraction={cf!r}", "use 'auto' or a share of the documents in (0, 1]")
+        for name in ("max_documents", "max_sentences"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                bad(f"{name}={v!r}", "use None (all) or a positive integer")
+        if not self.temperature >= 0.0:
+            bad(f"temperature={self.temperature!r}", "use 0 (greedy) or a positive temperature")
+        if not 0.0 < self.top_p <= 1.0:
+            bad(f"top_p={self.top_p!r}", "use a value in (0, 1]")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            bad(f"seed={self.seed!r}", "use a non-negative integer")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AugmentResult:
+    """Augmentations as training documents, with the bookkeeping of how they were made."""
+
+    documents: list[Document]  # meta: kind, source (document id), "model_written": True or "oracle": True
+    counts: dict[str, int]  # generated / kept / dropped per reason
+    generated_tokens: int  # for compute accounting
+    prompt_tokens: int  # tokens run through the model (shared prefixes once + every prompt's own tokens)
+    seconds: float  # generation time (when loaded from the cache: the time it took when generated)
+    info: dict[str, Any] = field(default_factory=dict)  # context fraction used, cache files, stop reasons...
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.generated_tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "documents": [d.to_dict() for d in self.documents],
+            "counts": dict(self.counts),
+            "generated_tokens": self.generated_tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "seconds": self.seconds,
+            "info": self.info,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AugmentResult:
+        return cls([Document.from_dict(x) for x in d["documents"]], dict(d["counts"]), int(d["generated_tokens"]),
+                   int(d["prompt_tokens"]), float(d["seconds"]), dict(d.get("info") or {}))
+
+
+def _entities(documents: Sequence[Document]) -> set[str]:
+    return {e for d in documents for e in d.meta.get("entities", ())}
+
+
+def _subset(items: list[Any], n: int | None, seed: int, label: str) -> list[Any]:
+    """A seeded subset of `items` in their original order (all if n is None or not smaller)."""
+    if n is None or n >= len(items):
+        return list(items)
+    keep = set(random.Random(f"{seed}:{label}").sample(range(len(items)), n))
+    return [x for i, x in enumerate(items) if i in keep]
+
+
+def _base_fields(kind: str, model: Any, tokenizer: Any, documents: Sequence[Document], config: AugmentConfig,
+                 dataset: str | None, chat: bool, extra: str) -> dict[str, Any]:
+    return {
+        "format": CACHE_FORMAT, "kind": kind, "dataset": dataset, "documents_sha256": _doc_hash(documents),
+        "model": model_id(model), "tokenizer": type(tokenizer).__name__, "chat": chat,
+        "prompts_sha256": _sha(prompt_texts()), "temperature": config.temperature, "top_p": config.top_p,
+        "seed": config.seed, "max_documents": config.max_documents, "extra": extra,
+    }
+
+
+def _local(model: Any, tokenizer: Any, documents: Sequence[Document], config: AugmentConfig, *, dataset: str | None,
+           cache_dir: Path | None, extra: str, progress: bool, batch_rows: int, chat: bool | None) -> AugmentResult:
+    use_chat = uses_chat(tokenizer, chat)
+    filt = SentenceFilter(documents)
+    items: list[tuple[str, int, str]] = []  # (document id, sentence index, sentence)
+    skipped = 0
+    for d in documents:
+        for k, s in enumerate(split_sentences(d.text)):
+            if filt.entity_pattern is not None and not filt.entity_pattern.search(s):
+                skipped += 1  # no entity: a question line, a title, a filler sentence
+                continue
+            items.append((d.id, k, s))
+    items = _subset(items, config.max_sentences, config.seed, "sentences")
+    fields = {**_base_fields("local", model, tokenizer, documents, config, dataset, use_chat, extra),
+              "max_new_tokens": config.max_new_tokens_local, "max_sentences": config.max_sentences,
+              "sentences_sha256": _sha([list(x) for x in items])}
+
+    def run() -> tuple[list[dict[str, Any]], GenerationStats, dict[str, Any]]:
+        prefix, encode = local_prompt(tokenizer, use_chat)
+        stats = GenerationStats()
+        gens = generate(model, tokenizer, prefix, [encode(s) for _, _, s in items],
+                        max_new_tokens=config.max_new_tokens_local, stop_strings=LOCAL_STOPS, temperature=config.temperature, top_p=config.top_p, seed=config.seed,
+                        batch_rows=batch_rows, progress=progress, desc="local augmentation", stats=stats) if items else []
+        rows = [{"source": doc_id, "sentence_index": k, "sentence": s, "text": g.text, "tokens": g.tokens, "stop": g.stop}
+                for (doc_id, k, s), g in zip(items, gens)]
+        return rows, stats, {"prefix_tokens": len(prefix), "prefill_seconds": round(stats.prefill_seconds, 3)}
+
+    data, cached = _run_cached("local", fields, cache_dir, run)
+    out: list[Document] = []
+    for g in data["generations"]:
+        kept = filt(Generation(g["text"], g["tokens"], g["stop"]), [g["sentence"]])
+        for j, text in enumerate(kept):
+            out.append(Document(f"aug-local-{g['source']}-s{g['sentence_index']:02d}-{j:02d}", text, {
+                "kind": "local", "source": g["source"], "source_sentence": g["sentence"], "model_written": True,
+                "entities": filt.entities_in(text)}))
+    counts = dict(filt.counts)
+    counts.update(prompts=len(data["generations"]), skipped_sentences_without_entity=skipped)
+    info = {"kind": "local", "from_cache": cached, "cache_file": data.get("cache_file"), "chat": use_chat,
+            "stops": dict(Counter(g["stop"] for g in data["generations"])), **(data.get("info") or {})}
+    return AugmentResult(out, counts, data["generated_tokens"], data["prompt_tokens"], float(data["seconds"]), info)
+
+
+def context_fraction_that_fits(tokenizer: Any, documents: Sequence[Document], seed: int, budget: int,
+                               chat: bool | None = None) -> tuple[float, list[Document], list[int]]:
+    """The largest of 1, 1/2, 1/4, ... whose global prefix is at most `budget` tokens: (fraction, documents, prefix ids)."""
+    fraction = largest_fraction(documents, seed, lambda chosen: len(global_prompt(tokenizer, chosen, chat)[0]) <= budget)
+    if fraction == 0.0:
+        one, _ = global_prompt(tokenizer, select_documents(documents, 1 / len(documents), seed), chat)
+        raise IcftError(f"global augmentation: even one document makes a {len(one)}-token context, over the "
+                        f"{budget} tokens left in the model's window",
+                        fix="use local augmentation, or a model with a longer window")
+    chosen = select_documents(documents, fraction, seed)
+    return fraction, chosen, global_prompt(tokenizer, chosen, chat)[0]
+
+
+def _global(model: Any, tokenizer: Any, documents: Sequence[Document], config: AugmentConfig, *, dataset: str | None,
+            cache_dir: Path | None, extra: str, progress: bool, batch_rows: int, chat: bool | None) -> AugmentResult:
+    use_chat = uses_chat(tokenizer, chat)
+    filt = SentenceFilter(documents)
+    focus = _subset(list(documents), config.max_documents, config.seed, "documents")
+    _, encode = global_prompt(tokenizer, [], use_chat)
+    longest = max(len(encode(d.text)) for d in focus)
+    window = model_window(model) or 1 << 30
+    budget = window - longest - config.max_new_tokens_global
+    if config.context_fraction == "auto":
+        fraction, context, prefix = context_fraction_that_fits(tokenizer, documents, config.seed, budget, use_chat)
+    else:
+        fraction = float(config.context_fraction)
+        context = select_documents(documents, fraction, config.seed)
+        prefix, _ = global_prompt(tokenizer, context, use_chat)
+        if len(prefix) > budget:
+            raise IcftError(f"global augmentation: a context of {fraction:g} of the documents is {len(prefix)} tokens, "
+                            f"over the {budget} tokens left in the {window}-token window",
+                            fix="use context_fraction='auto' or a smaller fraction")
+    fields = {**_base_fields("global", model, tokenizer, documents, config, dataset, use_chat, extra),
+              "max_new_tokens": config.max_new_tokens_global, "context_fraction": fraction,
+              "context_ids": [d.id for d in context]}
+
+    def run() -> tuple[list[dict[str, Any]], GenerationStats, dict[str, Any]]:
+        _, enc = global_prompt(tokenizer, context, use_chat)
+        stats = GenerationStats()
+        gens = generate(model, tokenizer, prefix, [enc(d.text) for d in focus], max_new_tokens=config.max_new_tokens_global,
+                        stop_strings=GLOBAL_STOPS, temperature=config.temperature, top_p=config.top_p, seed=config.seed,
+                        batch_rows=batch_rows, progress=progress, desc="global augmentation", stats=stats)
+        rows = [{"source": d.id, "text": g.text, "tokens": g.tokens, "stop": g.stop} for d, g in zip(focus, gens)]
+        return rows, stats, {"prefix_tokens": len(prefix), "context_documents": len(context),
+                             "prefill_seconds": round(stats.prefill_seconds, 3)}
+
+    data, cached = _run_cached("global", fields, cache_dir, run)
+    by_id = {d.id: d for d in documents}
+    out: list[Document] = []
+    for g in data["generations"]:
+        src = by_id[g["source"]]
+        kept = filt(Generation(g["text"], g["tokens"], g["stop"]), split_sentences(src.text))
+        if kept:
+            text = " ".join(kept)
+            out.append(Document(f"aug-global-{g['source']}", text, {
+                "kind": "global", "source": g["source"], "model_written": True, "n_sentences": len(kept),
+                "entities": filt.entities_in(text)}))
+    counts = dict(filt.counts)
+    counts["prompts"] = len(data["generations"])
+    info = {"kind": "global", "from_cache": cached, "cache_file": data.get("cache_file"), "chat": use_chat,
+            "context_fraction": fraction, "stops": dict(Counter(g["stop"] for g in data["generations"])),
+            **(data.get("info") or {})}
+    return AugmentResult(out, counts, data["generated_tokens"], data["prompt_tokens"], float(data["seconds"]), info)
+
+
+def _oracle(documents: Sequence[Document], config: AugmentConfig, dataset: str | None, generated: Any) -> AugmentResult:
+    from .. import datasets
+
+    if dataset is None or generated is None:
+        raise IcftError("the oracle augmentation needs the data set's name and its generated records",
+                        fix="pass dataset=NAME and generated=datasets.generate(NAME, profile, seed)[0]")
+    t0 = time.perf_counter()
+    sentences = datasets.oracle_sentences(dataset, generated, config.seed)
+    pattern = _word_pattern(_entities(generated.documents) | set(generated.entities or generated.nonsense_words))
+    def names(s: str) -> list[str]:
+        return sorted({m.group(1).lower() for m in pattern.finditer(s)}) if pattern else []
+
+    docs = [Document(f"aug-oracle-{i:05d}", s, {"kind": "oracle", "oracle": True, "model_written": False, "entities": names(s)})
+            for i, s in enumerate(sentences)]
+    docs = _subset(docs, config.max_sentences, config.seed, "oracle")  # a budget in sentences, as local augmentation's
+    return AugmentResult(docs, {"generated": len(sentences), "kept": len(docs)}, 0, 0, time.perf_counter() - t0,
+                         {"kind": "oracle", "note": "NOT the paper's method: true statements derived from the data set's "
+                                                    "training facts (an upper bound of augmentation)"})
+
+
+def augment(
+    model: Any,
+    tokenizer: Any,
+    documents: Sequence[Document],
+    config: AugmentConfig = AugmentConfig(),
+    *,
+    dataset: str | None = None,
+    generated: Any = None,
+    cache_dir: str | Path | None = None,
+    cache_key_extra: str = "",
+    use_cache: bool = True,
+    chat: bool | None = None,
+    batch_rows: int = 64,
+    progress: bool = True,
+) -> AugmentResult:
+    """Augmentations of the training `documents` (see `icft.augment`).
+
+    `cache_dir`: where raw generations are cached (default results/augment); `use_cache=False` never
+    reads or writes it. `cache_key_extra`: any text that should separate caches (e.g. a fine-tuned
+    checkpoint's name when the model object alone does not say). `chat`: None uses the tokenizer's
+    chat template when it has one. The "oracle" kind needs `dataset` and `generated` and no model.
+    Test questions are never an input.
+    """
+    if config.kind == "oracle":
+        return _oracle(documents, config, dataset, generated)
+    if model is None or tokenizer is None:
+        raise IcftError(f"{config.kind} augmentation needs a model and its tokenizer",
+                        fix="load one with icft.models.load_model")
+    if not documents:
+        raise IcftError("augmentation needs training documents and got none", fix="check the data set folder (train.jsonl)")
+    clashes = fewshot_clashes(documents)
+    if clashes:
+        raise IcftError(f"the augmentation prompts' made-up words clash with the data set: {', '.join(clashes)}",
+                        fix="edit FEWSHOT_WORDS/LOCAL_EXAMPLES in icft/augment/prompts.py to use other made-up words")
+    cdir = (Path(cache_dir) if cache_dir is not None else results_dir() / "augment") if use_cache else None
+    kw = dict(dataset=dataset, cache_dir=cdir, extra=cache_key_extra, progress=progress, batch_rows=batch_rows, chat=chat)
+    parts = []
+    if config.kind in ("local", "both"):
+        parts.append(_local(model, tokenizer, documents, config, **kw))
+    if config.kind in ("global", "both"):
+        parts.append(_global(model, tokenizer, documents, config, **kw))
+    if len(parts) == 1:
+        return parts[0]
+    counts: Counter[str] = Counter()
+    for p in parts:
+        counts.update(p.counts)
+        counts.update({f"{p.info['kind']}_{k}": v for k, v in p.counts.items() if k in ("generated", "kept")})
+    return AugmentResult([d for p in parts for d in p.documents], dict(counts), sum(p.generated_tokens for p in parts),
+                         sum(p.prompt_tokens for p in parts), sum(p.seconds for p in parts),
+                         {"kind": "both", "parts": [p.info for p in parts]})
+
+
+def generation_flops(model: Any, prompt_tokens: int, generated_tokens: int) -> float:
+    """Inference FLOPs of augmentation, roughly: 2 x N per token run through the model, plus the
+    output layer (2 x vocabulary x width) per generated token.
+
+    N counts every decoder weight except the input embeddings (a lookup); prompt tokens need no
+    output layer (only the last position of a prompt is projected, counted with the first generated
+    token). Attention's context term (about 4 x layers x width x context per token) is left out, as
+    in `finetune.flops_estimate`; for global augmentation with a long shared context it adds
+    noticeably to the generated tokens' cost (each attends to the whole prefix).
+    """
+    embed = model.get_input_embeddings().weight
+    head = model.get_output_embeddings().weight
+    body = sum(p.numel() for p in model.get_decoder().parameters() if p is not embed)
+    return float(2 * body * (prompt_tokens + generated_tokens) + 2 * head.numel() * generated_tokens)
