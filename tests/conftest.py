@@ -40,3 +40,14 @@ def gemma():
 def smollm2():
     """The real embedded SmolLM2 135M Instruct, from the safetensors cache."""
     return _load("smollm2-135m-instruct")
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory):
+    """Every condition of the paper's plan at the smoke profile on the tiny models, run once per test
+    session: (results folder, records). The golden test compares them; the notebook build reuses them."""
+    from icft import experiment, plan
+
+    root = tmp_path_factory.mktemp("smoke") / "results"
+    records = experiment.run_all(plan.conditions("all", "smoke", "tiny-gemma-3", [0]), device="cpu", root=root, progress=False)
+    return root, records

@@ -72,7 +72,7 @@ def test_cached_prefix_generation_equals_uncached(which, request, smoke):
     cut = tok.decode(refs[0][1:3], skip_special_tokens=True)
     assert cut.strip()
     gens2 = G.generate(model, tok, prefix, suffixes, max_new_tokens=n, stop_strings=[cut], progress=False)
-    for g, g2, ref in zip(gens, gens2, refs):
+    for g, g2 in zip(gens, gens2):
         text = tok.decode(g.ids, skip_special_tokens=True)
         if cut in text:
             assert g2.stop == "stop" and g2.text == text[: text.index(cut)] and g2.ids == g.ids[: len(g2.ids)]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -12,8 +14,12 @@ from icft.errors import IcftError
 from icft.paths import repo_root
 
 
-def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys):
-    # Everything the run writes goes to a scratch copy of the layout the paper reads.
+def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys, smoke_results):
+    # Everything the run writes goes to a scratch copy of the layout the paper reads. The smoke plan's
+    # records come from this session's golden run, except process knowledge's: the build computes
+    # those, so that the terminal's line per landed record is checked too.
+    computed, _ = smoke_results
+    shutil.copytree(computed, tmp_path / "results", ignore=shutil.ignore_patterns("process_knowledge"))
     monkeypatch.setenv("ICFT_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("ICFT_FIGURES", str(tmp_path / "figures"))
     times = build.run_notebooks(None, "smoke", "tiny-gemma-3", "0", "cpu", out_dir=tmp_path / "build")
@@ -21,12 +27,11 @@ def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys):
     assert list(times) == names
     # the terminal hears of every condition as its record is written, counted against the notebook's plan
     out = capsys.readouterr().out
-    n_runs = len(list((tmp_path / "results" / "runs").glob("*/*.json")))
-    assert out.count("[paper]     condition ") == n_runs
     from icft import plan
 
-    n01 = len(plan.conditions("01_reversal_curse", "smoke", "tiny-gemma-3", [0]))
-    assert f"condition 1/{n01} " in out and f"condition {n01}/{n01} " in out
+    n05 = len(plan.conditions("05_process_knowledge", "smoke", "tiny-gemma-3", [0]))
+    assert out.count("[paper]     condition ") == n05 == len(list((tmp_path / "results" / "runs" / "process_knowledge").glob("*.json")))
+    assert f"condition 1/{n05} " in out and f"condition {n05}/{n05} " in out
     assert build.missing_conditions("01_reversal_curse", {"profile": "smoke", "model": "tiny-gemma-3", "seeds": "0"}) == 0
     assert "[paper] claims: tiny-gemma-3: C1 " in out  # the verdicts close the run
     for name in names:
@@ -51,6 +56,38 @@ def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys):
     shutil.copytree(repo_root() / "paper", tmp_path / "paper", ignore=shutil.ignore_patterns("build"))
     pdf = build.compile_pdf(tmp_path)
     assert pdf.read_bytes().startswith(b"%PDF")
+
+    # every row the paper names is in the results, found by method and options (not by a label) ...
+    named = paper_rows(repo_root() / "paper" / "paper.typ")
+    assert len(named) >= 15  # the literal calls, each once
+    for source, key, method, split, options, dataset in named:
+        rows = json.loads((tmp_path / source).read_text())[key]
+        hits = [r for r in rows if r["method"] == method and r["split"] == split and json.dumps(r["options"], sort_keys=True) == options
+                and (dataset in (None, "") or r["dataset"] == dataset)]
+        assert len(hits) >= 1, (source, key, method, split, options, dataset)
+    # ... and a row the results lack stops the build with its name, instead of printing "n/a"
+    rc = json.loads((tmp_path / "results" / "01_reversal_curse.json").read_text())
+    rc["rows"] = [r for r in rc["rows"] if not r["options"].get("nonsense_names")]
+    (tmp_path / "results" / "01_reversal_curse.json").write_text(json.dumps(rc))
+    with pytest.raises(IcftError, match="method icl, options \\(nonsense_names: true\\), split reversal"):
+        build.compile_pdf(tmp_path)
+
+
+# What the paper's `acc(...)` and `find(...)` calls with literal arguments read: (results file, method,
+# split, options, data set). Calls with computed arguments (tables built by `map`) are checked by compiling.
+_CALL = re.compile(r'(?:acc|find)\((\w+)\.(\w+), "(\w+)", "(\w+)"(?:, options: (\w+))?(?:, dataset: "(\w+)")?\)')
+_OPTIONS = {None: {}, "nonsense": {"nonsense_names": True}, "relevant": {"relevant_only": True},
+            "oracle": {"kind": "oracle", "max_sentences": None}}
+
+
+def paper_rows(typ: Path) -> list[tuple]:
+    text = typ.read_text()
+    files = dict(re.findall(r'#let (\w+) = json\("/(results/[\w.]+)"\)', text))
+    # the paper's own option sets must be the ones this test knows
+    for name in filter(None, _OPTIONS):
+        assert f"#let {name} = " in text, name
+    return sorted({(files[var], key, method, split, json.dumps(_OPTIONS[opt or None], sort_keys=True), dataset)
+                   for var, key, method, split, opt, dataset in _CALL.findall(text)})
 
 
 def test_claim_verdicts_line_has_every_model_main_first(tmp_path, monkeypatch):

@@ -136,33 +136,7 @@ def test_binomial_test_and_validity_checks():
     assert not experiment.validity(_cond(method="finetune"), {"forward": row(0.9), "reversal": row(0.1)})["ok"]
 
 
-SMOKE_METHODS = [
-    ("pretrained", {}),
-    ("icl", {}),
-    ("finetune", {"finetune": {"steps": 2, "batch_size": 4}}),
-    ("augmented", {"finetune": {"steps": 2, "batch_size": 4}, "augment": {"kind": "local", "max_sentences": 3, "max_new_tokens_local": 12}}),
-    ("augmented", {"finetune": {"steps": 2, "batch_size": 4}, "augment": {"kind": "global", "max_documents": 2, "max_new_tokens_global": 12}}),
-    ("augmented", {"finetune": {"steps": 2, "batch_size": 4}, "augment": {"kind": "oracle"}}),
-]
-
-
-@pytest.mark.parametrize("dataset", ["simple_reversals", "simple_syllogisms", "reversal_curse", "semantic_structure", "process_knowledge"])
-def test_every_method_runs_on_every_data_set(tmp_path, dataset):
-    """The whole pipeline at the smoke profile on the tiny model: every method gives a complete record."""
-    for method, options in SMOKE_METHODS:
-        cond = _cond(dataset=dataset, method=method, **options)
-        rec = experiment.run(cond, root=tmp_path, progress=False)
-        assert rec["accuracy"] and all(0 <= row["accuracy"] <= 1 for row in rec["accuracy"].values()), (method, options)
-        assert len(rec["questions"]) == sum(rec["data"]["questions"].values())
-        if method in ("finetune", "augmented"):
-            assert rec["training"]["steps"] == 2 and (tmp_path / rec["adapter"]).is_dir()
-        if method == "augmented":
-            aug = rec["augmentation"]
-            assert aug["counts"]["kept"] == aug["documents"] and "coverage" in aug["quality"]
-            if options["augment"]["kind"] == "oracle":
-                assert aug["documents"] > 0 and rec["compute"]["augment_flops"] == 0
-            else:
-                assert rec["compute"]["augment_flops"] > 0
+# Every method on every data set at the smoke profile: tests/test_golden.py (the golden records).
 
 
 def test_trained_splits_are_splits_of_their_data_sets():
@@ -180,16 +154,18 @@ def test_grouped_bars_give_each_variant_its_own_colour():
     from matplotlib.colors import to_rgba
 
     from icft import plots
+    from icft.variants import Variant
 
-    variants = ["finetune", "finetune (split independent)", "finetune (split cumulative)"]
+    variants = [Variant("finetune"), Variant.of("finetune", split="independent"), Variant.of("finetune", split="cumulative")]
     table = pd.DataFrame([{"dataset": "semantic_structure", "variant": v, "split": s, "accuracy": 0.5, "se": 0.1, "chance": 0.25}
                           for v in variants for s in ("category_holdout", "reversal")])
-    ax = plots.grouped_bars(table, hue="variant", hue_order=variants)
+    ax = plots.grouped_bars(table, hue="variant", hue_order=["finetune", *variants[1:]])  # a method name: its plain variant
     colours = [tuple(p.get_facecolor()) for p in ax.patches[::2]]
     assert len(set(colours)) == 3
     assert to_rgba(plots.METHOD_COLOURS["finetune"]) == colours[0]  # the method's own colour stays
-    # the data set's split order, not the table's
+    # the data set's split order, not the table's; labels made for the legend only
     assert [t.get_text() for t in ax.get_xticklabels()] == ["reversal", "category\nholdout"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["FT", "FT (split independent)", "FT (split cumulative)"]
 
 
 def test_compute_scatter_marks_method_data_set_and_model():

@@ -82,9 +82,8 @@ def differences(a: Any, b: Any, exact: bool, where: str = "") -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def computed(tmp_path_factory) -> dict[str, dict[str, Any]]:
-    root = tmp_path_factory.mktemp("golden") / "results"
-    records = experiment.run_all(golden_conditions(), device="cpu", root=root, progress=False)
+def computed(smoke_results) -> dict[str, dict[str, Any]]:
+    root, records = smoke_results
     return {r["key"]: canonical(r) for r in records}
 
 
@@ -123,3 +122,26 @@ def test_differences_are_found():
     found = list(differences({"a": 1.1, "b": [1], "c": {"d": "y", "e": 0}, "n": 0.0}, golden, exact=False))
     assert found == [".a: 1.1, golden 1.0", ".b: 1 items, golden 2", ".c.d: 'y', golden 'x'", ".c.e: new", ".n: 0.0, golden nan"]
     assert list(differences({"a": 1.0 + 1e-9, "b": [1, 2], "c": {"d": "x"}, "n": float("nan")}, golden, exact=True)) == [".a: 1.000000001, golden 1.0"]
+
+
+def test_every_method_gives_a_complete_record(smoke_results):
+    """What the records say of themselves, whatever the numbers: every question scored, FT took its
+    steps and saved its adapter, augmentation's counts add up and its FLOPs are counted."""
+    root, records = smoke_results
+    methods = {(r["condition"]["dataset"], r["condition"]["method"]) for r in records}
+    assert {m for _, m in methods} == set(experiment.METHODS)
+    assert {d for d, _ in methods} == {"reversal_curse", "simple_reversals", "simple_syllogisms", "semantic_structure",
+                                       "process_knowledge"}
+    for rec in records:
+        c = rec["condition"]
+        assert rec["accuracy"] and all(0 <= row["accuracy"] <= 1 for row in rec["accuracy"].values()), c
+        assert len(rec["questions"]) == sum(rec["data"]["questions"].values())
+        if c["method"] in ("finetune", "augmented"):
+            assert rec["training"]["steps"] == c["finetune"]["steps"] and (root / rec["adapter"]).is_dir()
+        if c["method"] == "augmented":
+            aug = rec["augmentation"]
+            assert aug["counts"]["kept"] == aug["documents"] and "coverage" in aug["quality"]
+            if c["augment"]["kind"] == "oracle":
+                assert aug["documents"] > 0 and rec["compute"]["augment_flops"] == 0
+            else:
+                assert rec["compute"]["augment_flops"] > 0

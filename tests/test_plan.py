@@ -7,7 +7,8 @@ import shlex
 import pandas as pd
 import pytest
 
-from icft import analysis, claims, cli, experiment, plan, profiles
+from icft import analysis, claims, cli, experiment, labels, plan, profiles
+from icft.variants import Variant, variant_of
 from icft.errors import IcftError
 
 
@@ -101,12 +102,21 @@ def test_summary_pools_seeds_and_counts_each_record_once():
     assert row["se"] == pytest.approx((0.6 * 0.4 / 200) ** 0.5)
     assert row["seed_sd"] == pytest.approx(pd.Series([0.5, 0.7]).std())
     nonsense = _record("icl", 0, {"reversal": (0.3, 100)}, data={"nonsense_names": True})
-    assert analysis.variant_label(nonsense["condition"]) == "icl (nonsense names)"
+    assert variant_of(nonsense["condition"]) == Variant.of("icl", nonsense_names=True)
+    assert labels.text(variant_of(nonsense["condition"])) == "ICL (nonsense names)"  # made only to be shown
+    assert analysis.row(analysis.summary([r0, nonsense]), Variant.of("icl", nonsense_names=True), "reversal")["accuracy"] == 0.3
     # the bar of notebook 06: the whole closure, whatever the profile's budgets for model-written augmentation
-    planned = plan.beyond_the_paper("quick", "gemma-3-270m", [0])["oracle"]
-    assert {analysis.variant_label(c.to_dict()) for c in planned} == {"augmented (oracle)"}
+    oracle = Variant.of("augmented", kind="oracle", max_sentences=None)
+    for profile in ("smoke", "quick", "full"):
+        planned = plan.beyond_the_paper(profile, "gemma-3-270m", [0])["oracle"]
+        assert {variant_of(c) for c in planned} == {oracle}, profile
     budget = _record("augmented", 0, {"reversal": (0.9, 100)}, augment={"kind": "oracle", "max_sentences": 20})
-    assert analysis.variant_label(budget["condition"]) == "augmented (oracle, 20 sentences)"
+    assert variant_of(budget["condition"]) == Variant.of("augmented", kind="oracle", max_sentences=20)
+    assert labels.text(variant_of(budget["condition"])) == "augmented FT (oracle, 20 sentences)"
+    # the sentence-splitting runs of notebook 04: the split (smoke's 4 steps are the profile's own), not `epochs: None`
+    runs = plan.sentence_splitting("smoke", "tiny-gemma-3", [0])["semantic_structure"]
+    assert [variant_of(c) for c in runs] == [Variant("finetune"), Variant.of("finetune", split="independent"),
+                                             Variant.of("finetune", split="cumulative")]
 
 
 def test_claims_verdicts_follow_the_numbers():
@@ -138,11 +148,11 @@ def test_claims_read_the_original_files_like_the_generated_set():
     recs = [_record("finetune", 0, {"reversal": (0.02, 300)}, data=data), _record("icl", 0, {"reversal": (0.95, 300)}, data=data),
             _record("augmented", 0, {"reversal": (0.93, 300)}, data=data), _record("pretrained", 0, {"reversal": (0.25, 300)}, data=data)]
     t = analysis.summary(recs)
-    assert set(t["variant"]) == set(plan.HEADLINE) and set(t["source"]) == {"original files"}
+    assert set(t["variant"]) == {Variant(m) for m in plan.HEADLINE} and set(t["source"]) == {"original files"}
     c1 = next(e for e in claims.claims_table(t) if e["claim"] == "C1")
     assert c1["verdict"] == "reproduced"
     both = analysis.summary(recs + [_record("icl", 0, {"reversal": (0.3, 300)})])
-    assert sorted(both[both["variant"] == "icl"]["source"]) == ["generated", "original files"]
+    assert sorted(both[both["variant"] == Variant("icl")]["source"]) == ["generated", "original files"]
     with pytest.raises(KeyError, match="2 rows"):
         analysis.row(both, "icl", "reversal")
 

@@ -1,6 +1,7 @@
 """From records to the numbers the figures, the claims table and the paper show.
 
-A *variant* is a condition without its seed: one bar of a figure. Its accuracy on a split is pooled
+A *variant* (`icft.variants.Variant`: a method and the options that differ from the profile's) is a
+condition without its seed: one bar of a figure. Its accuracy on a split is pooled
 over seeds: every seed has its own data set (the generators are seeded), so the questions of all seeds
 are independent draws and the binomial standard error over all of them is the error bar; the spread
 between seeds is reported beside it. Where the paper uses the spread over task subsets (semantic
@@ -8,7 +9,7 @@ structure) `se_subsets` holds that one.
 
     records = [experiment.run(c) for c in plan.conditions(...)]
     table = analysis.summary(records)          # one row per variant x split
-    analysis.compare(table, a, b, split)       # a - b with its standard error and z
+    analysis.compare(table, a, b, split)       # a - b with its standard error and z (a, b: variants or method names)
 """
 
 from __future__ import annotations
@@ -20,51 +21,9 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from . import profiles
+from .variants import Variant, as_variant, data_source, variant_of
 
 Z95 = 1.959963984540054
-
-
-def variant_label(condition: dict[str, Any]) -> str:
-    """A short name for what differs from the profile's defaults: "finetune", "augmented (oracle)",
-    "icl (relevant only)", "finetune (split cumulative, steps 75)"..."""
-    base = profiles.defaults(condition["dataset"], condition["method"], condition["profile"])
-    notes = []
-    for group, key in (("data", "data_options"), ("icl", "icl"), ("finetune", "finetune"), ("augment", "augment")):
-        if group == "augment" and condition.get(key, {}).get("kind") == "oracle":
-            # the oracle ignores the model-written augmentations' budgets: only its own (sentences) counts
-            n = condition[key].get("max_sentences")
-            notes.append("oracle" if n is None else f"oracle, {n} sentences")
-            continue
-        for k, v in sorted(condition.get(key, {}).items()):
-            # the data source is a property of the whole build, not of a bar (`summary` keeps it apart)
-            if k == "rc_data":
-                continue
-            if base[group].get(k, None) != v and not (k == "epochs" and v is None):
-                if k == "nonsense_names" and v:
-                    notes.append("nonsense names")
-                elif k == "relevant_only" and v:
-                    notes.append("relevant only")
-                elif k == "kind":
-                    notes.append(str(v))
-                else:
-                    notes.append(f"{k} {v}")
-    return condition["method"] + (f" ({', '.join(notes)})" if notes else "")
-
-
-# How methods read in figures, tables and the claims' text.
-NAMES = {"icl": "ICL", "finetune": "FT", "augmented": "augmented FT", "pretrained": "pretrained"}
-
-
-def readable(label: str) -> str:
-    """"finetune (split cumulative)" -> "FT (split cumulative)"; "category_holdout" -> "category holdout"."""
-    head, sep, rest = label.partition(" (")
-    return NAMES.get(head, head.replace("_", " ")) + (sep + rest if sep else "")
-
-
-def data_source(condition: dict[str, Any]) -> str:
-    """Where a condition's data come from: "original files" (the reversal curse's `rc_data`) or "generated"."""
-    return "original files" if condition.get("data_options", {}).get("rc_data") else "generated"
 
 
 def unique(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -73,18 +32,23 @@ def unique(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if not (r["key"] in seen or seen.add(r["key"]))]
 
 
+def variants(records: Sequence[dict[str, Any]]) -> list[Variant]:
+    """The variants of `records`, each once, in first-seen order."""
+    return list(dict.fromkeys(variant_of(r["condition"]) for r in records))
+
+
 def summary(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One row per variant (dataset, model, label) and split: accuracy pooled over seeds, its binomial
+    """One row per variant (dataset, model, `Variant`) and split: accuracy pooled over seeds, its binomial
     se and 95% interval, n (questions, all seeds), seeds, the seed-to-seed sd, chance, se over subsets."""
     rows: dict[tuple, dict[str, Any]] = {}
     for rec in unique(records):
         c = rec["condition"]
-        label = variant_label(c)
+        variant = variant_of(c)
         source = data_source(c)
         for split, a in rec["accuracy"].items():
-            key = (c["dataset"], source, c["model"], c["profile"], label, split)
+            key = (c["dataset"], source, c["model"], c["profile"], variant, split)
             r = rows.setdefault(key, {"dataset": c["dataset"], "source": source, "model": c["model"], "profile": c["profile"],
-                                      "variant": label, "method": c["method"], "split": split,
+                                      "variant": variant, "method": c["method"], "split": split,
                                       "correct": 0.0, "n": 0, "seeds": [], "per_seed": [], "chance_sum": 0.0,
                                       "se_subsets": [], "subsets": {}, "valid": []})
             if "ok" in rec.get("validity", {}):
@@ -129,13 +93,10 @@ class Comparison:
     se: float
     z: float
 
-    @property
-    def a_better(self) -> bool:
-        """a > b at the two-sided 5% level."""
-        return self.z > Z95
 
-
-def row(table: pd.DataFrame, variant: str, split: str, **where: Any) -> pd.Series:
+def row(table: pd.DataFrame, variant: Variant | str, split: str, **where: Any) -> pd.Series:
+    """The one row of `variant` (a method name: its plain variant) on `split`, narrowed by `where` columns."""
+    variant = as_variant(variant)
     sel = (table["variant"] == variant) & (table["split"] == split)
     for k, v in where.items():
         sel &= table[k] == v
@@ -146,7 +107,7 @@ def row(table: pd.DataFrame, variant: str, split: str, **where: Any) -> pd.Serie
     return hits.iloc[0]
 
 
-def compare(table: pd.DataFrame, a: str, b: str, split: str, **where: Any) -> Comparison:
+def compare(table: pd.DataFrame, a: Variant | str, b: Variant | str, split: str, **where: Any) -> Comparison:
     """Variant a minus variant b on one split; independent binomial errors (different runs)."""
     ra, rb = row(table, a, split, **where), row(table, b, split, **where)
     se = math.sqrt(ra["se"] ** 2 + rb["se"] ** 2)
@@ -161,21 +122,27 @@ def above_chance(r: pd.Series, alpha: float = 0.05) -> bool:
     return binomial_p_above(k, int(r["n"]), float(r["chance"])) < alpha
 
 
-def bars_table(table: pd.DataFrame, variants: Sequence[str], splits: Sequence[str] | None = None) -> pd.DataFrame:
-    """The rows of `variants` (in that order) on `splits`, for `plots.grouped_bars` (hue=variant)."""
-    t = table[table["variant"].isin(variants)]
+def bars_table(table: pd.DataFrame, variants: Sequence[Variant | str], splits: Sequence[str] | None = None) -> pd.DataFrame:
+    """The rows of `variants` on `splits`, for `plots.grouped_bars` (hue=variant)."""
+    t = table[table["variant"].isin([as_variant(v) for v in variants])]
     if splits is not None:
         t = t[t["split"].isin(splits)]
     return t
 
 
 def to_json_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows for the paper (Typst reads them): floats rounded, NaN as null."""
+    """Rows for the paper (Typst reads them): floats rounded, NaN as null; a variant becomes its
+    `options` (the paper selects by `method` and `options`) and a `label` to show."""
+    from . import labels
+
     out = []
     for r in table.to_dict(orient="records"):
         clean = {}
         for k, v in r.items():
-            if isinstance(v, float):
+            if isinstance(v, Variant):
+                clean["options"] = v.to_dict()["options"]
+                clean["label"] = labels.variant(v)
+            elif isinstance(v, float):
                 clean[k] = None if math.isnan(v) else round(v, 4)
             elif isinstance(v, dict):
                 clean[k] = {kk: round(vv, 4) for kk, vv in v.items()}
@@ -210,7 +177,7 @@ def compute_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
         comp = rec.get("compute", {})
         t = rec.get("timings", {})
         rows.append({
-            "dataset": c["dataset"], "model": c["model"], "variant": variant_label(c), "method": c["method"], "seed": c["seed"],
+            "dataset": c["dataset"], "model": c["model"], "variant": variant_of(c), "method": c["method"], "seed": c["seed"],
             "train_flops": comp.get("train_flops", 0.0), "augment_flops": comp.get("augment_flops", 0.0),
             "eval_flops": comp.get("eval_flops", 0.0),
             "total_flops": sum(comp.get(k, 0.0) for k in ("train_flops", "augment_flops", "eval_flops")),
@@ -229,7 +196,7 @@ def augmentation_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
         if not aug:
             continue
         c, q = rec["condition"], aug.get("quality", {})
-        r = {"dataset": c["dataset"], "model": c["model"], "variant": variant_label(c), "seed": c["seed"],
+        r = {"dataset": c["dataset"], "model": c["model"], "variant": variant_of(c), "seed": c["seed"],
              "kind": aug["config"]["kind"], "documents": aug["documents"], "generated_tokens": aug["generated_tokens"],
              "sentences": q.get("sentences", 0), "share_true": q.get("share_true"), "share_false": q.get("share_false"),
              "share_unverifiable": q.get("share_unverifiable")}

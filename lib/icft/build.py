@@ -21,8 +21,8 @@ from typing import Any
 
 from .errors import IcftError
 from .paths import repo_root
-
-PROFILES = ("smoke", "quick", "full")
+from .plan import parse_seeds
+from .profiles import DEFAULT_MODEL, DEFAULT_PROFILE, DEFAULT_SEEDS, check_profile
 
 
 def notebook_paths(root: Path, only: list[str] | None = None) -> list[Path]:
@@ -34,16 +34,6 @@ def notebook_paths(root: Path, only: list[str] | None = None) -> list[Path]:
     if not chosen:
         raise IcftError(f"no notebook matches {', '.join(only)}", fix=f"use one of {', '.join(p.stem for p in paths)}")
     return chosen
-
-
-def parse_seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(s) for s in str(text).replace(" ", "").split(",") if s]
-    except ValueError:
-        raise IcftError(f"malformed seeds {text!r}", fix="give integers separated by commas, e.g. SEEDS=0,1") from None
-    if not seeds or any(s < 0 for s in seeds):
-        raise IcftError(f"malformed seeds {text!r}", fix="give one or more non-negative integers, e.g. SEEDS=0,1")
-    return seeds
 
 
 class RecordWatcher:
@@ -148,8 +138,7 @@ def run_notebooks(
     """Run the notebooks in order; return each one's wall time in seconds. `rc_data` (a folder of the
     original Berglund et al. files, relative to the repository root or absolute) replaces the generated
     reversal-curse set in every notebook that declares an `rc_data` parameter."""
-    if profile not in PROFILES:
-        raise IcftError(f"unknown profile {profile!r}", fix=f"use one of {', '.join(PROFILES)}")
+    check_profile(profile)
     root = repo_root()
     params = {"profile": profile, "model": model, "seeds": ",".join(map(str, parse_seeds(seeds))), "device": device,
               "rc_data": rc_data or ""}
@@ -281,9 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="what", required=True)
     nb = sub.add_parser("notebooks", help="run notebooks with papermill")
     nb.add_argument("--only", nargs="*", default=None, help="notebook names or number prefixes")
-    nb.add_argument("--profile", default="quick")
-    nb.add_argument("--model", default="gemma-3-270m")
-    nb.add_argument("--seeds", default="0,1")
+    nb.add_argument("--profile", default=DEFAULT_PROFILE)
+    nb.add_argument("--model", default=DEFAULT_MODEL)
+    nb.add_argument("--seeds", default=DEFAULT_SEEDS)
     nb.add_argument("--device", default="auto")
     nb.add_argument("--rc-data", default="", metavar="DIR", help="folder of the original Berglund et al. files (default: the generated set)")
     sub.add_parser("pdf", help="compile the paper")

@@ -18,7 +18,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from .analysis import Z95, above_chance, compare, readable, row
+from .analysis import Z95, above_chance, compare, row
+from .labels import text as readable
+from .variants import Variant, as_variant
 
 CEILING = 0.8
 
@@ -66,16 +68,17 @@ class _Parts:
     def __init__(self, table: pd.DataFrame, dataset: str):
         self.t = table[table["dataset"] == dataset]
         self.parts: list[dict[str, Any]] = []
-        self.used: set[str] = set()  # the variants the parts compare: a caveat concerns only those
+        self.used: set[Variant] = set()  # the variants the parts compare: a caveat concerns only those
 
-    def _row(self, variant: str, split: str) -> pd.Series:
+    def _row(self, variant: Variant | str, split: str) -> pd.Series:
+        variant = as_variant(variant)
         self.used.add(variant)
         try:
             return row(self.t, variant, split)
         except KeyError:
-            raise _Missing(f"{variant} on {split}") from None
+            raise _Missing(f"{readable(variant)} on {readable(split)}") from None
 
-    def better(self, a: str, b: str, split: str, what: str | None = None) -> float:
+    def better(self, a: Variant | str, b: Variant | str, split: str, what: str | None = None) -> float:
         self._row(a, split), self._row(b, split)
         c = compare(self.t, a, b, split)
         self.parts.append({
@@ -85,7 +88,7 @@ class _Parts:
         })
         return c.diff
 
-    def not_below(self, a: str, b: str, split: str) -> None:
+    def not_below(self, a: Variant | str, b: Variant | str, split: str) -> None:
         """"a about as high as b": a is not below b at the two-sided 5% level."""
         self._row(a, split), self._row(b, split)
         c = compare(self.t, a, b, split)
@@ -95,7 +98,7 @@ class _Parts:
             "holds": bool(c.z >= -Z95),
         })
 
-    def at_chance(self, variant: str, split: str) -> None:
+    def at_chance(self, variant: Variant | str, split: str) -> None:
         r = self._row(variant, split)
         self.parts.append({
             "test": f"{readable(variant)} at chance on {readable(split)}",
@@ -103,7 +106,7 @@ class _Parts:
             "holds": not above_chance(r),
         })
 
-    def above_chance(self, variant: str, split: str) -> None:
+    def above_chance(self, variant: Variant | str, split: str) -> None:
         r = self._row(variant, split)
         self.parts.append({
             "test": f"{readable(variant)} above chance on {readable(split)}",
@@ -111,7 +114,7 @@ class _Parts:
             "holds": above_chance(r),
         })
 
-    def at_least(self, variant: str, split: str, level: float, what: str) -> None:
+    def at_least(self, variant: Variant | str, split: str, level: float, what: str) -> None:
         r = self._row(variant, split)
         self.parts.append({"test": what, "numbers": f"{_pct(r['accuracy'])} (95% CI {_pct(r['ci_low'])}-{_pct(r['ci_high'])})",
                            "holds": bool(r["accuracy"] >= level)})
@@ -172,7 +175,8 @@ def _c5(t: pd.DataFrame, p: _Parts) -> None:
 
 def _c6(t: pd.DataFrame, p: _Parts) -> None:
     # Notebook 04: the unsplit run is the headline FT ("finetune"); the split runs take as many steps.
-    split_variants = sorted(v for v in p.t["variant"].unique() if v.startswith("finetune (split "))
+    split_variants = sorted((v for v in p.t["variant"].unique() if v.method == "finetune" and v.get("split") is not None),
+                            key=lambda v: v.options)
     if not split_variants:
         raise _Missing("the split runs of notebook 04")
     for v in split_variants:
@@ -181,7 +185,7 @@ def _c6(t: pd.DataFrame, p: _Parts) -> None:
 
 
 def _c7(t: pd.DataFrame, p: _Parts) -> None:
-    p.better("icl", "icl (nonsense names)", "reversal", "ICL with real names > with nonsense names on reversal")
+    p.better("icl", Variant.of("icl", nonsense_names=True), "reversal", "ICL with real names > with nonsense names on reversal")
 
 
 def _c8(t: pd.DataFrame, p: _Parts) -> None:
@@ -196,14 +200,14 @@ CLAIMS: dict[str, tuple[str, Callable[[pd.DataFrame, _Parts], None]]] = {
 }
 
 
-def _caveats(t: pd.DataFrame, dataset: str, used: set[str]) -> list[str]:
+def _caveats(t: pd.DataFrame, dataset: str, used: set[Variant]) -> list[str]:
     """FT conditions of `dataset` among `used` whose trained direction stayed below 95% (the records'
     validity check)."""
     from .datasets import spec
 
     d = t[t["dataset"] == dataset]
     out = []
-    for variant in ("finetune", "augmented"):
+    for variant in (Variant("finetune"), Variant("augmented")):
         if variant not in used:
             continue
         rows = d[d["variant"] == variant]

@@ -23,6 +23,7 @@ from collections import defaultdict
 from typing import Any
 
 from .errors import IcftError
+from .profiles import DEFAULT_MODEL, DEFAULT_PROFILE, DEFAULT_SEEDS
 
 
 def _models_list(args: argparse.Namespace) -> int:
@@ -180,9 +181,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from . import plan
-    from .build import parse_seeds
 
-    todo = plan.conditions(args.notebook, args.profile, args.model, parse_seeds(args.seeds), rc_data=args.rc_data or None)
+    todo = plan.conditions(args.notebook, args.profile, args.model, plan.parse_seeds(args.seeds), rc_data=args.rc_data or None)
     for c in todo:
         if args.missing and c.path().exists():
             continue
@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 ("show", _data_show, "print example documents and questions of each split")):
         p = d.add_parser(action, help=help_)
         p.add_argument("name", help="a data set (see `icft data list`)")
-        p.add_argument("--profile", default="quick", help="smoke, quick or full (default quick)")
+        p.add_argument("--profile", default=DEFAULT_PROFILE, help="smoke, quick or full (default quick)")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--rc-data", metavar="DIR", help="reversal_curse: folder of the original Berglund et al. files "
                        "(default $RC_DATA; without it the data set is generated)")
@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         if action == "build":
             p.add_argument("--out", metavar="DIR", help="default: results/data/<name>-<profile>-s<seed>")
             p.add_argument("--no-tokenizer-stats", action="store_true",
-                           help="skip loading the gemma-3-270m tokenizer for tokens-per-word statistics")
+                           help=f"skip loading the {DEFAULT_MODEL} tokenizer for tokens-per-word statistics")
         else:
             p.add_argument("-n", type=int, default=3, help="examples per style and per split (default 3)")
         p.set_defaults(func=func)
@@ -227,8 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run one condition and write its record")
     r.add_argument("dataset", help="a data set (see `icft data list`)")
     r.add_argument("--method", default="pretrained", help="pretrained, icl, finetune or augmented")
-    r.add_argument("--profile", default="quick")
-    r.add_argument("--model", default="gemma-3-270m")
+    r.add_argument("--profile", default=DEFAULT_PROFILE)
+    r.add_argument("--model", default=DEFAULT_MODEL)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--device", default="auto")
     r.add_argument("--set", action="append", default=[], metavar="GROUP.KEY=VALUE",
@@ -240,9 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plan", help="print the `icft run` commands a notebook needs (for any scheduler)")
     pl.add_argument("notebook", help="e.g. 01_reversal_curse, or all")
-    pl.add_argument("--profile", default="quick")
-    pl.add_argument("--model", default="gemma-3-270m")
-    pl.add_argument("--seeds", default="0,1")
+    pl.add_argument("--profile", default=DEFAULT_PROFILE)
+    pl.add_argument("--model", default=DEFAULT_MODEL)
+    pl.add_argument("--seeds", default=DEFAULT_SEEDS)
     pl.add_argument("--rc-data", metavar="DIR", help="folder of the original Berglund et al. files")
     pl.add_argument("--missing", action="store_true", help="only conditions without a record in results/")
     pl.set_defaults(func=_plan)

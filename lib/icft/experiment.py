@@ -28,6 +28,7 @@ from . import __version__
 from .errors import IcftError
 from .io import atomic_write_json
 from .paths import repo_root, results_dir
+from .profiles import DEFAULT_MODEL, DEFAULT_PROFILE
 from .records import Question
 from .scoring import ScoreResult, ScoringStats
 
@@ -46,8 +47,8 @@ class Condition:
 
     dataset: str
     method: str = "pretrained"
-    profile: str = "quick"
-    model: str = "gemma-3-270m"
+    profile: str = DEFAULT_PROFILE
+    model: str = DEFAULT_MODEL
     seed: int = 0  # the data set, the ICL document order and the fine-tuning run all take it
     data_options: dict[str, Any] = field(default_factory=dict)  # e.g. nonsense_names, rc_data
     icl: dict[str, Any] = field(default_factory=dict)  # ICLOptions fields; fraction may be "auto"
@@ -121,7 +122,7 @@ class Condition:
         return (root or results_dir()) / "runs" / self.dataset / f"{self.name}.json"
 
 
-def condition(dataset: str, method: str = "pretrained", *, profile: str = "quick", model: str = "gemma-3-270m",
+def condition(dataset: str, method: str = "pretrained", *, profile: str = DEFAULT_PROFILE, model: str = DEFAULT_MODEL,
               seed: int = 0, device: str = "auto", data: dict[str, Any] | None = None, icl: dict[str, Any] | None = None,
               finetune: dict[str, Any] | None = None, augment: dict[str, Any] | None = None) -> Condition:
     """A condition with the profile's settings for this method and data set (`icft.profiles`), each
@@ -442,6 +443,19 @@ def _train_summary(log: Any) -> dict[str, Any]:
     for k in ("seconds", "tokens_per_s", "tokens_per_second"):
         d.pop(k, None)  # timings go to record["timings"]
     return d
+
+
+def existing_records(conditions: Sequence[Condition], root: Path | None = None) -> tuple[list[dict[str, Any]], list[Condition]]:
+    """The records of `conditions` already on disk (checked), and the conditions that have none.
+    Runs nothing: for figures that show whatever has been computed, and say what has not."""
+    found, missing = [], []
+    for c in conditions:
+        path = c.path(root)
+        if path.exists():
+            found.append(load_record(path, c))
+        else:
+            missing.append(c)
+    return found, missing
 
 
 def load_records(dataset: str | None = None, root: Path | None = None) -> list[dict[str, Any]]:

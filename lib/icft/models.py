@@ -31,6 +31,7 @@ import torch
 from .errors import ModelError
 from .io import atomic_write_json, sha256_file
 from .paths import cache_dir
+from .profiles import DEFAULT_MODEL
 
 MANIFEST = "icft-manifest.json"
 MANIFEST_FORMAT = 1
@@ -135,7 +136,6 @@ TINY: dict[str, TinyModel] = {
     ),
 }
 
-DEFAULT_MODEL = "gemma-3-270m"
 
 
 def model_names() -> list[str]:

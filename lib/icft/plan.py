@@ -28,6 +28,17 @@ OTHER_MODEL = {"gemma-3-270m": "smollm2-135m-instruct", "smollm2-135m-instruct":
                "tiny-gemma-3": "tiny-smollm2", "tiny-smollm2": "tiny-gemma-3"}
 
 
+def parse_seeds(text: str) -> list[int]:
+    """"0,1" -> [0, 1] (SEEDS=, --seeds, a notebook's `seeds` parameter)."""
+    try:
+        seeds = [int(s) for s in str(text).replace(" ", "").split(",") if s]
+    except ValueError:
+        raise IcftError(f"malformed seeds {text!r}", fix="give integers separated by commas, e.g. SEEDS=0,1") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise IcftError(f"malformed seeds {text!r}", fix="give one or more non-negative integers, e.g. SEEDS=0,1")
+    return seeds
+
+
 def data_options(dataset: str, rc_data: str | None = None) -> dict[str, Any]:
     """The data options every condition of `dataset` takes in one build: `rc_data` (the folder of the
     original Berglund et al. files) applies to every reversal-curse condition of every notebook, so a
@@ -86,11 +97,13 @@ def process_knowledge(profile: str, model: str, seeds: Sequence[int], rc_data: s
 def beyond_the_paper(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
     """(a) the headline conditions with the other model family; (b) model-written vs oracle
     augmentation (the oracle: all the true statements of the data set's logical closure); (c) ICL on
-    the whole data set vs only the relevant documents. First seed. Panel (d), accuracy against
-    compute, plots every record and runs nothing new."""
+    the whole data set vs only the relevant documents. First seed; `main_model` is what they are
+    compared with. Panel (d), accuracy against compute, plots every record there is and runs nothing."""
     s = seeds[0]
     other = OTHER_MODEL.get(model, "smollm2-135m-instruct")
     return {
+        # what (a)-(c) compare with: the main model's headline runs of figures 2-4 (their first seed)
+        "main_model": [c for d in HEADLINE_DATASETS for c in headline(d, profile, model, [s], rc_data)],
         "other_model": [c for d in HEADLINE_DATASETS for c in headline(d, profile, other, [s], rc_data)],
         # the oracle states the data set's whole logical closure: an upper bound, not held to a CPU budget
         "oracle": [condition(d, "augmented", profile=profile, model=model, seed=s, data=data_options(d, rc_data),

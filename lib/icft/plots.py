@@ -12,9 +12,10 @@ import matplotlib
 matplotlib.use("Agg")  # no display on CI or under papermill
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .analysis import readable  # noqa: E402
 from .io import atomic_write_bytes  # noqa: E402
+from .labels import text as display  # noqa: E402
 from .paths import figures_dir  # noqa: E402
+from .variants import Variant, as_variant  # noqa: E402
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,16 +60,24 @@ METHOD_COLOURS = {
     "icl": PALETTE[0],
     "finetune": PALETTE[1],
     "augmented": PALETTE[2],
-    "oracle": PALETTE[4],
-    "augmented (oracle)": PALETTE[4],
-    "icl (nonsense names)": PALETTE[5],
-    "icl (relevant only)": PALETTE[5],
-    "augmented (local)": PALETTE[6],
-    "augmented (global)": PALETTE[3],
 }
+# Variants with a colour of their own: (method, option, value) -> colour, checked in this order.
+OPTION_COLOURS = (
+    ("augmented", "kind", "oracle", PALETTE[4]),
+    ("augmented", "kind", "local", PALETTE[6]),
+    ("augmented", "kind", "global", PALETTE[3]),
+    ("icl", "nonsense_names", True, PALETTE[5]),
+    ("icl", "relevant_only", True, PALETTE[5]),
+)
 
-# How variants and splits read in legends and axes (the same in the claims' text).
-display = readable
+
+def colour(v: Variant | str) -> str | None:
+    """A variant's own colour: its method's when it runs at the profile's settings, else that of the
+    first of its options with one (`OPTION_COLOURS`), else None (the chart picks a spare one)."""
+    v = as_variant(v)
+    if not v.options:
+        return METHOD_COLOURS.get(v.method)
+    return next((c for m, k, x, c in OPTION_COLOURS if v.method == m and v.get(k) == x), None)
 
 
 def grouped_bars(
@@ -82,20 +91,23 @@ def grouped_bars(
     ax: plt.Axes | None = None,
     order: list[str] | None = None,
     hue_order: list[str] | None = None,
-    colours: dict[str, str] | None = None,
+    colours: dict | None = None,
     legend: bool = True,
 ) -> plt.Axes:
     """Paper-style grouped bars: one group per `group` value, one bar per `hue` value, error bars
-    from `err`, and a dashed chance line per group (`chance`: a column or one number)."""
+    from `err`, and a dashed chance line per group (`chance`: a column or one number). With
+    hue="variant", `hue_order` takes variants or method names (a method's plain variant)."""
     import numpy as np
 
     ax = ax or plt.subplots()[1]
     groups = order or _default_order(table, group)
-    hues = hue_order or list(dict.fromkeys(table[hue]))
-    colours = {**METHOD_COLOURS, **(colours or {})}
+    hues = [as_variant(h) for h in hue_order] if hue_order and hue == "variant" else hue_order or list(dict.fromkeys(table[hue]))
+    given = colours or {}
+    colours = {h: given.get(h) or (colour(h) if isinstance(h, (Variant, str)) and hue in ("variant", "method") else None)
+               for h in hues}
     # a variant with no colour of its own takes a palette colour no other bar of this chart uses
-    spare = iter([c for c in PALETTE if c not in {colours[h] for h in hues if h in colours}] + PALETTE)
-    colours |= {h: next(spare) for h in hues if h not in colours}
+    spare = iter([c for c in PALETTE if c not in set(colours.values())] + PALETTE)
+    colours = {h: c or next(spare) for h, c in colours.items()}
     width = 0.8 / max(1, len(hues))
     for j, h in enumerate(hues):
         rows = table[table[hue] == h].set_index(group).reindex(groups)
@@ -103,7 +115,7 @@ def grouped_bars(
         yerr = rows[err].to_numpy(dtype=float) if err else None
         if yerr is not None and err != "se" and "se" in rows:  # e.g. se over subsets, where a split has one subset
             yerr = np.where(np.isnan(yerr), rows["se"].to_numpy(dtype=float), yerr)
-        ax.bar(x, rows[value].to_numpy(dtype=float), width, yerr=yerr, label=display(str(h)), color=colours[h],
+        ax.bar(x, rows[value].to_numpy(dtype=float), width, yerr=yerr, label=display(h), color=colours[h],
                error_kw={"elinewidth": 0.8, "capsize": 1.5})
     for i, g in enumerate(groups):
         level = chance if isinstance(chance, (int, float)) else (table.loc[table[group] == g, chance].mean() if chance else None)

@@ -29,6 +29,9 @@ from typing import Any
 from .errors import IcftError
 
 PROFILES = ("smoke", "quick", "full")
+DEFAULT_PROFILE = "quick"
+DEFAULT_MODEL = "gemma-3-270m"  # every experiment's model unless told otherwise (`icft models list`)
+DEFAULT_SEEDS = "0,1"
 GROUPS = ("data", "icl", "finetune", "augment")
 
 # Fine-tuning: shared settings per profile, then per data set.

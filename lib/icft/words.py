@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from .errors import IcftError
+from .profiles import DEFAULT_MODEL
 
 # Onsets and codas that begin/end many English words; rare or ambiguous spellings (c, q, x, y, ph...)
 # are left out so a word has one obvious pronunciation.
@@ -127,7 +128,7 @@ def tokens_per_word(tokenizer: Any, words: Iterable[str]) -> dict[str, Any]:
     }
 
 
-def default_tokenizer(model: str = "gemma-3-270m") -> tuple[Any, str]:
+def default_tokenizer(model: str = DEFAULT_MODEL) -> tuple[Any, str]:
     """(tokenizer, note) of an embedded model, for the data cards' tokens-per-word statistics.
 
     Loads the tokenizer only (never the weights). Returns (None, why) when the model cannot be

@@ -27,9 +27,9 @@ from typing import Any
 from ..errors import IcftError
 from ..io import atomic_write_json, atomic_write_text, sha256_file
 from ..records import Document, Question
+from ..profiles import PROFILES
 from ..words import word_stats
 
-PROFILES = ("smoke", "quick", "full")
 MAX_SEED = 2**32 - 1
 MAX_SIZE = 100_000  # no size field of any data set comes near this; larger is a typo
 CARD_FORMAT = 2  # 2: documents and questions carry meta['entities']

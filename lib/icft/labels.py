@@ -1,0 +1,41 @@
+"""How things read where they are shown (figures, tables, the claims' text): the one place labels are made.
+
+Nothing selects by these strings: rows are chosen by data (`icft.variants.Variant`, split names).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .variants import Variant
+
+# How methods read in figures, tables and the claims' text.
+METHODS = {"icl": "ICL", "finetune": "FT", "augmented": "augmented FT", "pretrained": "pretrained"}
+
+
+def _option(key: str, value: Any, options: dict[str, Any]) -> str | None:
+    if key == "nonsense_names":
+        return "nonsense names" if value else None
+    if key == "relevant_only":
+        return "relevant only" if value else None
+    if key == "kind":
+        if value == "oracle":
+            n = options.get("max_sentences")
+            return "oracle" if n is None else f"oracle, {n} sentences"
+        return str(value)
+    if key == "max_sentences" and options.get("kind") == "oracle":
+        return None  # said with the kind
+    return f"{key} {value}"
+
+
+def variant(v: Variant) -> str:
+    """"FT", "augmented FT (oracle)", "ICL (relevant only)", "FT (split cumulative, steps 75)"..."""
+    notes = [n for k, x in v.options if (n := _option(k, x, v.opts))]
+    return METHODS.get(v.method, v.method) + (f" ({', '.join(notes)})" if notes else "")
+
+
+def text(x: Any) -> str:
+    """A variant's label, a method's name, or a split or data set name with spaces ("category holdout")."""
+    if isinstance(x, Variant):
+        return variant(x)
+    return METHODS.get(str(x), str(x).replace("_", " "))

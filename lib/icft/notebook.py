@@ -1,0 +1,68 @@
+"""What the experiment notebooks share: their setup, the columns they show, and the prose of their
+"What we found" cells, computed from the summary table so that no number is typed by hand.
+
+    seed_list = notebook.setup(seeds)          # the figure style, the seeds parameter parsed
+    notebook.show(table)                       # the summary's display columns, variants as labels
+    notebook.findings(table, "reversal_curse") # "- reversal (generalization, chance 25%): ICL 27% (19%-35%), ..."
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from . import labels, plots
+from .plan import HEADLINE, parse_seeds
+from .variants import Variant, as_variant
+
+COLUMNS = ["variant", "split", "accuracy", "se", "n", "n_seeds", "seed_sd", "chance", "valid"]
+
+
+def setup(seeds: str) -> list[int]:
+    """The figure style for every plot, and the notebook's `seeds` parameter as integers."""
+    plots.use_style()
+    return parse_seeds(seeds)
+
+
+def show(table: pd.DataFrame, *extra: str, by: Sequence[str] = ()) -> pd.DataFrame:
+    """The summary's display columns (`by` first, `extra` last), each variant as its label, rounded."""
+    return labelled(table[[*by, *COLUMNS, *extra]])
+
+
+def labelled(table: pd.DataFrame) -> pd.DataFrame:
+    """A table for display: its variants as labels, numbers rounded."""
+    t = table.copy()
+    if "variant" in t:
+        t["variant"] = t["variant"].map(labels.text)
+    return t.round(3)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def findings(table: pd.DataFrame, dataset: str, variants: Sequence[Variant | str] = HEADLINE,
+             splits: Sequence[str] | None = None) -> str:
+    """One Markdown line per split of `dataset`: each variant's accuracy with its 95% interval, the
+    chance level, and the variant highest on it where one is. Tests of the paper's claims are in the
+    claims list that follows (`icft.claims`)."""
+    from .datasets import spec
+
+    s = spec(dataset)
+    t = table[table["dataset"] == dataset]
+    wanted = [as_variant(v) for v in variants]
+    lines = []
+    for split in splits or s.splits:
+        rows = [(v, t[(t["variant"] == v) & (t["split"] == split)]) for v in wanted]
+        rows = [(v, r.iloc[0]) for v, r in rows if len(r) == 1]
+        if not rows:
+            continue
+        kind = "trained direction" if split in s.trained_splits else "generalization"
+        parts = [f"{labels.text(v)} {_pct(r['accuracy'])} ({_pct(r['ci_low'])}-{_pct(r['ci_high'])})" for v, r in rows]
+        line = f"- **{labels.text(split)}** ({kind}, chance {_pct(rows[0][1]['chance'])}): " + ", ".join(parts) + "."
+        ranked = sorted(rows, key=lambda vr: -vr[1]["accuracy"])
+        if len(ranked) > 1 and ranked[0][1]["accuracy"] > ranked[1][1]["accuracy"]:
+            line += f" Highest: {labels.text(ranked[0][0])}."
+        lines.append(line)
+    return "\n".join(lines) + "\n\n(95% intervals: binomial errors pooled over seeds and questions.)"
