@@ -28,7 +28,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The stamp is keyed on pyproject.toml's content: editing the dependencies reinstalls, nothing else does.
 STAMP := $(VENV)/.icft-installed-$(shell (sha256sum pyproject.toml 2>/dev/null || shasum -a 256 pyproject.toml) | cut -c1-16)
 
-.PHONY: help setup models test golden paper notebooks pdf bench clean clean-results plan $(FIGURES)
+.PHONY: help setup models test lint golden paper notebooks pdf bench clean clean-results plan $(FIGURES)
 
 # One target per figure: rerun its notebook (reusing finished conditions) and recompile the paper.
 FIGURES := fig2 fig3 fig4 splitting process beyond claims
@@ -44,7 +44,7 @@ help:
 	@echo "make paper    run every notebook (PROFILE=$(PROFILE) MODEL=$(MODEL) SEEDS=$(SEEDS) RC_DATA=$(RC_DATA)) and build paper/build/paper.pdf"
 	@echo "make fig2     rerun one figure's notebook and recompile the paper (also: $(FIGURES))"
 	@echo "make plan     print the \`icft run\` commands of every condition (for a cluster or a GPU box)"
-	@echo "make test     run the test suite"
+	@echo "make test     run the linter (ruff) and the test suite"
 	@echo "make bench    run the benchmarks in bench/ (results/bench.json)"
 	@echo "make models   convert the embedded models into the safetensors cache (done on first use anyway)"
 	@echo "make clean    remove build products (keeps results/ and the model cache)"
@@ -67,8 +67,11 @@ setup: $(STAMP)
 models: $(STAMP)
 	@$(PY) -m icft models prepare gemma-3-270m smollm2-135m-instruct tiny-gemma-3 tiny-smollm2
 
-test: models
+test: models lint
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	@$(VENV)/bin/ruff check --quiet lib tests bench notebooks && echo "[lint] ruff: clean"
 
 # Rewrite tests/golden/ from the current code: only in a commit that means to change results (say why).
 golden: models

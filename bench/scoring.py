@@ -18,7 +18,6 @@ Prints tokens/s of both and, as its last line, `speedup N.Nx`. Writes results/be
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import random
 import sys

@@ -150,7 +150,8 @@ def _local(model: Any, tokenizer: Any, documents: Sequence[Document], config: Au
         prefix, encode = local_prompt(tokenizer, use_chat)
         stats = GenerationStats()
         gens = generate(model, tokenizer, prefix, [encode(s) for _, _, s in items],
-                        max_new_tokens=config.max_new_tokens_local, stop_strings=LOCAL_STOPS, temperature=config.temperature, top_p=config.top_p, seed=config.seed,
+                        max_new_tokens=config.max_new_tokens_local, stop_strings=LOCAL_STOPS, temperature=config.temperature,
+                        top_p=config.top_p, seed=config.seed,
                         batch_rows=batch_rows, progress=progress, desc="local augmentation", stats=stats) if items else []
         rows = [{"source": doc_id, "sentence_index": k, "sentence": s, "text": g.text, "tokens": g.tokens, "stop": g.stop}
                 for (doc_id, k, s), g in zip(items, gens)]

@@ -195,7 +195,7 @@ def parse_structure(data: Any) -> Structure:
             if r not in cats:
                 raise _bad(f"profile {p!r} keeps the unknown category {r!r}", fix="fix the name")
     s = Structure(cats, rtypes, profiles)
-    for n, c in cats.items():  # nothing restated that is already inherited
+    for n in cats:  # nothing restated that is already inherited
         inherited = {f.about(n) for a in s.ancestors(n) for f in s.own_facts(a) if f.kind != "isa"}
         for f in s.own_facts(n):
             if f in inherited:
