@@ -14,7 +14,7 @@ by step (to 1e-4 relative in fp32), which checks that they compute the same thin
 code paths up. Then each trains from the same starting point on its own batches, timed: the
 training loops only (model loading and LoRA setup excluded). Token rates count non-padding tokens.
 
-Useful FLOPs: `icft.finetune.flops_estimate` of the non-padding tokens (Kaplan's 6N convention for
+Useful FLOPs: `icft.compute.training` of the non-padding tokens (Kaplan's 6N convention for
 LoRA: 4 x body weights per token for the frozen base's forward and activation gradients, 6 x adapter
 weights, 4 x output-layer weights per token with loss; attention's sequence-length term left out).
 Divided by the loop's seconds and by the machine's dense matrix-multiply peak (the best of a few
@@ -49,7 +49,7 @@ from typing import Any
 import torch
 
 import _common
-from icft import datasets, profiles
+from icft import compute, datasets, profiles
 from icft import finetune as ft
 from icft.lm_head import selective_ce
 from icft.models import load_model
@@ -129,7 +129,7 @@ def hf_train(model: Any, tokenizer: Any, data: list[ft.Tokenized], cfg: ft.Finet
     used = batches[: cfg.steps]  # the Trainer may collate a batch ahead
     tokens, padded, loss_tokens = (sum(b[i] for b in used) for i in range(3))
     seconds = clock.end - clock.start
-    flops = ft.flops_estimate(model, tokens, loss_tokens)
+    flops = compute.training(model, tokens, loss_tokens)
     return model, {
         "seconds": seconds, "train_call_seconds": wall, "steps": len(clock.losses), "tokens": tokens, "padded_tokens": padded,
         "loss_tokens": loss_tokens, "padding_fraction": padded / (tokens + padded), "tokens_per_s": tokens / seconds,

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from icft import augment as A
-from icft import datasets
+from icft import compute, datasets
 from icft import generate as G
 from icft.augment import AugmentConfig, Generation, augment
 from icft.augment_quality import quality
@@ -190,7 +190,7 @@ def test_local_and_global_end_to_end(tiny_gemma, smoke, tmp_path):
     assert res.counts["prompts"] == 3 and _balance(res.counts)
     assert res.info["context_fraction"] == 1.0 and res.info["context_documents"] == len(gen.documents)
     assert res.prompt_tokens > res.info["prefix_tokens"] > 200
-    assert A.generation_flops(tiny_gemma[0], res.prompt_tokens, res.generated_tokens) > 0
+    assert compute.generation(tiny_gemma[0], res.prompt_tokens, res.generated_tokens) > 0
 
     both = augment(*tiny_gemma, gen.documents, AugmentConfig(kind="both", max_new_tokens_local=12, max_sentences=4,
                    max_new_tokens_global=16, max_documents=1), cache_dir=tmp_path, progress=False)
@@ -319,16 +319,6 @@ def test_config_is_checked():
                 dict(context_fraction="half"), dict(max_sentences=0), dict(temperature=-1.0), dict(top_p=0.0)):
         with pytest.raises(IcftError):
             AugmentConfig(**bad)
-
-
-def test_generation_flops(tiny_gemma):
-    model = tiny_gemma[0]
-    head = model.get_output_embeddings().weight.numel()
-    per_token = A.generation_flops(model, 1, 0)
-    assert A.generation_flops(model, 10, 5) == pytest.approx(15 * per_token + 2 * head * 5)
-
-
-# ------------------------------------------------------------------------------------ the boundary
 
 
 def test_augmentation_never_sees_test_questions():

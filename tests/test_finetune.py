@@ -22,7 +22,6 @@ from icft.finetune import (
     _collate,
     _prepare_model,
     finetune,
-    flops_estimate,
     length_grouped_batches,
     load_adapter,
     make_examples,
@@ -236,13 +235,6 @@ def test_save_load_full_model(tiny_smollm2, tmp_path):
     ids = torch.tensor([tok("Glorbs are heavier than frints.").input_ids])
     with torch.no_grad():
         assert torch.equal(model(input_ids=ids).logits, loaded(input_ids=ids).logits)
-
-
-def test_flops_estimate_conventions(tiny_smollm2):
-    model, _ = tiny_smollm2
-    d, vocab = model.config.hidden_size, model.config.vocab_size
-    body = sum(p.numel() for p in model.get_decoder().parameters()) - vocab * d
-    assert flops_estimate(model, 100, 10) == 6 * body * 100 + 6 * vocab * d * 10
 
 
 # ------------------------------------------------------------------------------------ data parallel

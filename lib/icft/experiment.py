@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from . import __version__
+from . import compute as flops
 from .errors import IcftError
 from .io import atomic_write_json
 from .paths import repo_root, results_dir
 from .profiles import DEFAULT_MODEL, DEFAULT_PROFILE
 from .records import Question
-from .scoring import ScoreResult, ScoringStats
+from .scoring import ScoreResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -245,14 +246,6 @@ def validity(condition: Condition, table: dict[str, Any], alpha: float = 0.01) -
     return out
 
 
-def scoring_flops(model: Any, stats: ScoringStats) -> float:
-    """Forward FLOPs of an evaluation: 2 x (parameters of the transformer body) per token run, plus
-    2 x hidden x vocab per position where the output layer ran. Attention scores are left out."""
-    emb, head = model.get_input_embeddings().weight, model.get_output_embeddings().weight
-    body = sum(p.numel() for p in model.parameters() if p is not emb and p is not head)
-    return 2.0 * body * stats.forward_tokens + 2.0 * head.numel() * stats.scored_tokens
-
-
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True, text=True, timeout=10)
@@ -362,7 +355,7 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
         model, log = ft.finetune(model, tokenizer, train_docs, config, progress=progress)
         timings["train"] = time.perf_counter() - t
         record["training"] = _train_summary(log)
-        compute["train_flops"] = float(ft.flops_estimate(model, log.tokens))
+        compute["train_flops"] = log.flops  # the training's own count, loss tokens included
         adapter = (root or results_dir()) / "adapters" / condition.name
         if _main_process():
             ft.save_adapter(model, adapter)
@@ -371,7 +364,7 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
     t = time.perf_counter()
     result = scoring.score(model, tokenizer, questions, context, normalization=condition.normalization, progress=progress)
     timings["eval"] = time.perf_counter() - t
-    compute["eval_flops"] = scoring_flops(model, result.stats)
+    compute["eval_flops"] = flops.scoring(model, result.stats.forward_tokens, result.stats.scored_tokens)
 
     record["accuracy"] = accuracy_table(result)
     record["validity"] = validity(condition, record["accuracy"])
@@ -411,7 +404,7 @@ def _augment(condition: Condition, model: Any, tokenizer: Any, documents: Sequen
         "examples": [d.text for d in result.documents[:10]],
         "seconds": result.seconds,
     }
-    return result.documents, summary, float(aug.generation_flops(model, result.prompt_tokens, result.generated_tokens))
+    return result.documents, summary, flops.generation(model, result.prompt_tokens, result.generated_tokens)
 
 
 def _icl_options(condition: Condition, model: Any, tokenizer: Any, documents: Sequence[Any], questions: Sequence[Question]) -> Any:

@@ -48,6 +48,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from . import compute
 from .errors import IcftError
 from .lm_head import selective_ce
 from .records import Document
@@ -325,7 +326,7 @@ class TrainLog:
     seconds: float  # the loop only (not loading, LoRA setup or tokenization)
     world_size: int
     trainable_params: int
-    flops: float  # `flops_estimate` of the run
+    flops: float  # `compute.training` of the run (loss tokens counted where the output layer runs)
     base_dtype: str = "float32"  # what the frozen base ran in while training (FinetuneConfig.precision)
     config: dict[str, Any] = field(default_factory=dict)
 
@@ -549,40 +550,11 @@ def finetune(
     for p, data in restore:
         p.data = data
     model.eval()
-    log.flops = flops_estimate(model, log.tokens, log.loss_tokens)
+    log.flops = compute.training(model, log.tokens, log.loss_tokens, lora=_is_peft(model))
     return model, log
 
 
 # ------------------------------------------------------------------------------------ compute
-
-
-def flops_estimate(model: Any, tokens: int, loss_tokens: int | None = None) -> float:
-    """Training FLOPs of `tokens` tokens (`loss_tokens` of them with loss; default all), roughly.
-
-    Convention (Kaplan et al.'s 6N): a matrix of N weights costs 2N per token forward, 2N backward for
-    the activation gradients and 2N for its own weight gradient.
-
-    - The body (every decoder weight except the input embeddings, a lookup): full FT 6N per token;
-      LoRA 4N (forward + activation gradients, no weight gradients of the frozen base) plus 6n for the
-      n adapter weights.
-    - The output layer runs only at loss positions: 6 x vocab x d per loss token for full FT, 4 x for
-      LoRA (it is frozen).
-    Attention's sequence-length term (~ layers x width x length per token) is left out: for the short
-    examples here it is a few percent.
-    """
-    loss_tokens = tokens if loss_tokens is None else loss_tokens
-    lora = _is_peft(model)
-    embed = model.get_input_embeddings().weight
-    head = model.get_output_embeddings().weight
-    body = adapter = 0
-    for name, p in model.get_decoder().named_parameters():
-        if "lora_" in name:
-            adapter += p.numel()
-        elif p is not embed:
-            body += p.numel()
-    if lora:
-        return float((4 * body + 6 * adapter) * tokens + 4 * head.numel() * loss_tokens)
-    return float(6 * body * tokens + 6 * head.numel() * loss_tokens)
 
 
 # ------------------------------------------------------------------------------------ saving

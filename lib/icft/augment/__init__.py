@@ -43,7 +43,6 @@ from .method import (
     AugmentResult,
     augment,
     context_fraction_that_fits,
-    generation_flops,
 )
 from .prompts import (
     FEWSHOT_WORDS,
@@ -59,6 +58,6 @@ from .prompts import (
 __all__ = [
     "CACHE_FORMAT", "FEWSHOT_WORDS", "FILTERS", "GLOBAL_STOPS", "KINDS", "LOCAL_STOPS", "MAX_WORDS", "MIN_WORDS",
     "VERSION", "AugmentConfig", "AugmentResult", "Generation", "GenerationStats", "SentenceFilter", "augment",
-    "clean_line", "context_fraction_that_fits", "fewshot_clashes", "fewshot_text", "generate", "generation_flops",
+    "clean_line", "context_fraction_that_fits", "fewshot_clashes", "fewshot_text", "generate",
     "global_prompt", "local_prompt", "model_id", "parse_generation", "prompt_texts",
 ]

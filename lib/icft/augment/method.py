@@ -307,19 +307,3 @@ def augment(
     return AugmentResult([d for p in parts for d in p.documents], dict(counts), sum(p.generated_tokens for p in parts),
                          sum(p.prompt_tokens for p in parts), sum(p.seconds for p in parts),
                          {"kind": "both", "parts": [p.info for p in parts]})
-
-
-def generation_flops(model: Any, prompt_tokens: int, generated_tokens: int) -> float:
-    """Inference FLOPs of augmentation, roughly: 2 x N per token run through the model, plus the
-    output layer (2 x vocabulary x width) per generated token.
-
-    N counts every decoder weight except the input embeddings (a lookup); prompt tokens need no
-    output layer (only the last position of a prompt is projected, counted with the first generated
-    token). Attention's context term (about 4 x layers x width x context per token) is left out, as
-    in `finetune.flops_estimate`; for global augmentation with a long shared context it adds
-    noticeably to the generated tokens' cost (each attends to the whole prefix).
-    """
-    embed = model.get_input_embeddings().weight
-    head = model.get_output_embeddings().weight
-    body = sum(p.numel() for p in model.get_decoder().parameters() if p is not embed)
-    return float(2 * body * (prompt_tokens + generated_tokens) + 2 * head.numel() * generated_tokens)
