@@ -183,7 +183,7 @@ def test_local_and_global_end_to_end(tiny_gemma, smoke, tmp_path):
     assert res.generated_tokens >= 4 and res.prompt_tokens > res.info["prefix_tokens"] > 0
     assert res.info["from_cache"] is False and res.seconds > 0
     assert all(d.meta["model_written"] and d.meta["kind"] == "local" for d in res.documents)
-    json.dumps(res.to_dict())
+    json.dumps(res.info)  # goes into the record
 
     cfg = AugmentConfig(kind="global", max_new_tokens_global=16, max_documents=3)
     res = augment(*tiny_gemma, gen.documents, cfg, dataset="simple_reversals", cache_dir=tmp_path, progress=False)

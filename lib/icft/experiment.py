@@ -31,9 +31,9 @@ from .io import atomic_write_json
 from .paths import repo_root, results_dir
 from .profiles import DEFAULT_MODEL, DEFAULT_PROFILE
 from .records import Question
-from .scoring import ScoreResult
 
 if TYPE_CHECKING:
+    from .scoring import ScoreResult
     import pandas as pd
 
 RECORD_FORMAT = 1
@@ -73,9 +73,7 @@ class Condition:
     def _check_options(self) -> None:
         """Refuse unknown or malformed ICL, fine-tuning and augmentation options now, with the option's name,
         rather than as a TypeError after the data is built and the model loaded."""
-        from .augment import AugmentConfig
-        from .finetune import FinetuneConfig
-        from .icl import ICLOptions
+        from .options import AugmentConfig, FinetuneConfig, ICLOptions
 
         for group, cls, given in (("icl", ICLOptions, self.icl), ("finetune", FinetuneConfig, self.finetune),
                                   ("augment", AugmentConfig, self.augment)):
@@ -88,8 +86,6 @@ class Condition:
                 raise IcftError(f"unknown {group} option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}",
                                 fix=f"--set {group}.KEY=VALUE with KEY one of {', '.join(known)}")
             values = {"seed": self.seed, **given}
-            if group == "icl" and values.get("fraction") == "auto":
-                values["fraction"] = 1.0  # "auto" is resolved against the model's window when the condition runs
             try:
                 cls(**values)  # each options class checks its values (IcftError naming the option)
             except (TypeError, ValueError) as e:
@@ -109,9 +105,9 @@ class Condition:
 
         keyed = self.to_dict() | {"data_version": spec(self.dataset).version}
         if self.method == "augmented":
-            from .augment import VERSION
+            from .options import AUGMENT_VERSION
 
-            keyed["augment_version"] = VERSION
+            keyed["augment_version"] = AUGMENT_VERSION
         canonical = json.dumps(keyed, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -321,7 +317,8 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
     t0 = time.perf_counter()
     data_root = (root or results_dir()) / "data"
     out = datasets.default_out_dir(condition.dataset, condition.profile, condition.seed, data_root, **condition.data_options)
-    folder = datasets.ensure(condition.dataset, condition.profile, condition.seed, out, **condition.data_options)
+    # generated once for the whole condition: the folder's files for scoring and training, the records for augmentation
+    generated, folder = datasets.prepare(condition.dataset, condition.profile, condition.seed, out, **condition.data_options)
     documents, questions = datasets.load_documents(folder), datasets.load_questions(folder)
     timings["data"] = time.perf_counter() - t0
 
@@ -337,18 +334,18 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
     }
     compute: dict[str, float] = {"train_flops": 0.0, "augment_flops": 0.0, "eval_flops": 0.0}
 
-    context: str | list[str] = ""
+    icl_options = None
     if condition.method == "icl":
-        opts = _icl_options(condition, model, tokenizer, documents, questions)
-        record["icl"] = opts.to_dict()
-        context = icl.contexts(tokenizer, documents, questions, opts)
+        icl_options = icl.resolve(model, tokenizer, documents, questions, icl.ICLOptions(**{"seed": condition.seed, **condition.icl}))
+        record["icl"] = icl_options.to_dict()
     elif condition.method in ("finetune", "augmented"):
         from . import finetune as ft
 
         config = ft.FinetuneConfig(**{"seed": condition.seed, **condition.finetune})
         train_docs = list(documents)
         if condition.method == "augmented":
-            extra, record["augmentation"], compute["augment_flops"] = _augment(condition, model, tokenizer, documents, questions, root, progress)
+            extra, record["augmentation"], compute["augment_flops"] = _augment(condition, model, tokenizer, generated, documents,
+                                                                               questions, root, progress)
             timings["augment"] = record["augmentation"].pop("seconds")
             train_docs += extra
         t = time.perf_counter()
@@ -362,7 +359,10 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
         record["adapter"] = _relative(adapter, root)
 
     t = time.perf_counter()
-    result = scoring.score(model, tokenizer, questions, context, normalization=condition.normalization, progress=progress)
+    if icl_options is not None:  # the entry point the ICL tests test
+        result = icl.evaluate(model, tokenizer, documents, questions, icl_options, normalization=condition.normalization, progress=progress)
+    else:
+        result = scoring.score(model, tokenizer, questions, "", normalization=condition.normalization, progress=progress)
     timings["eval"] = time.perf_counter() - t
     compute["eval_flops"] = flops.scoring(model, result.stats.forward_tokens, result.stats.scored_tokens)
 
@@ -379,8 +379,8 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
     return record
 
 
-def _augment(condition: Condition, model: Any, tokenizer: Any, documents: Sequence[Any], questions: Sequence[Question],
-             root: Path | None, progress: bool) -> tuple[list[Any], dict[str, Any], float]:
+def _augment(condition: Condition, model: Any, tokenizer: Any, generated: Any, documents: Sequence[Any],
+             questions: Sequence[Question], root: Path | None, progress: bool) -> tuple[list[Any], dict[str, Any], float]:
     """The augmentation documents, their summary for the record (counts, quality) and their FLOPs.
 
     The test questions go to `augment_quality.quality` only, to judge what was generated; generation
@@ -390,7 +390,6 @@ def _augment(condition: Condition, model: Any, tokenizer: Any, documents: Sequen
     from . import augment_quality, datasets
 
     config = aug.AugmentConfig(**{"seed": condition.seed, **condition.augment})
-    generated, _, _ = datasets.generate(condition.dataset, condition.profile, condition.seed, **condition.data_options)
     result = aug.augment(model, tokenizer, documents, config, dataset=condition.dataset, generated=generated,
                          cache_dir=(root or results_dir()) / "augment", progress=progress)
     oracle = datasets.oracle_sentences(condition.dataset, generated, condition.seed)
@@ -407,34 +406,9 @@ def _augment(condition: Condition, model: Any, tokenizer: Any, documents: Sequen
     return result.documents, summary, flops.generation(model, result.prompt_tokens, result.generated_tokens)
 
 
-def _icl_options(condition: Condition, model: Any, tokenizer: Any, documents: Sequence[Any], questions: Sequence[Question]) -> Any:
-    """ICLOptions of the condition; fraction "auto" is the largest of 1, 1/2, 1/4, ... that fits the window."""
-    from . import icl
-    from .scoring import build_requests, model_window, prefix_tokens
-
-    fields = {"seed": condition.seed, **condition.icl}
-    if fields.get("fraction", "auto") != "auto":
-        return icl.ICLOptions(**fields)
-    fields.pop("fraction", None)
-    opts = icl.ICLOptions(**fields)
-    window = model_window(model)
-    if opts.relevant_only or window is None:
-        return dataclasses.replace(opts, fraction=1.0)
-    _, requests = build_requests(tokenizer, questions, "")
-    budget = window - max(len(r.tokens) for r in requests) - 1  # -1: the last prefix token starts every row
-    fraction = icl.largest_fraction(
-        documents, opts.seed, lambda chosen: len(prefix_tokens(tokenizer, icl.build_context(tokenizer, chosen, opts))) <= budget
-    )
-    if fraction == 0.0:
-        raise IcftError(f"not even one {condition.dataset} document fits the window of {condition.model}",
-                        fix="use icl.relevant_only=true, or a model with a longer window")
-    return dataclasses.replace(opts, fraction=fraction)
-
-
 def _train_summary(log: Any) -> dict[str, Any]:
-    d = dataclasses.asdict(log) if dataclasses.is_dataclass(log) else dict(log)
-    for k in ("seconds", "tokens_per_s", "tokens_per_second"):
-        d.pop(k, None)  # timings go to record["timings"]
+    d = dataclasses.asdict(log)
+    d.pop("seconds")  # timings go to record["timings"]
     return d
 
 

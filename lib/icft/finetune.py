@@ -41,7 +41,7 @@ import os
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -51,109 +51,15 @@ from tqdm.auto import tqdm
 from . import compute
 from .errors import IcftError
 from .lm_head import selective_ce
+from .options import LOSS_ON, METHODS, PRECISIONS, SCHEDULES, SPLITS, FinetuneConfig  # noqa: F401 (re-exported)
 from .records import Document
 from .scoring import bos_ids, encode_text, encode_continuation
 from .text import sentence_spans
 
-METHODS = ("lora", "full")
-SCHEDULES = ("cosine", "constant")
-SPLITS = ("none", "independent", "cumulative")
-LOSS_ON = ("all", "completion")
-PRECISIONS = ("auto", "fp32", "bf16")
 CHUNK_BATCHES = 50  # length grouping sorts within chunks of this many batches
 
 
 # ------------------------------------------------------------------------------------ the config
-
-
-@dataclass(frozen=True)
-class FinetuneConfig:
-    """Every knob of a fine-tuning run. Checked on construction (bad values raise IcftError)."""
-
-    method: str = "lora"  # "lora" (peft adapters on every linear layer) or "full" (all weights)
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0
-    lora_targets: str | tuple[str, ...] = "all-linear"  # peft's target_modules; never the output layer
-    lr: float = 3e-4  # the paper's learning rate
-    steps: int = 200  # optimizer steps (the paper: 200-1000)
-    epochs: float | None = None  # if set, overrides steps: steps = ceil(epochs * n_examples / batch_size)
-    batch_size: int = 8  # examples per optimizer step, global (summed over processes)
-    micro_batch_size: int | None = None  # rows per forward/backward (gradient accumulation); None: a process's whole share
-    # LoRA only: the frozen base's dtype while training. "bf16" halves its matmul time where bf16 is
-    # native (CPUs with avx512_bf16 or AMX: ~2x tokens/s on Gemma 3 270M; GPUs), while the adapters,
-    # AdamW and the loss stay fp32, and the base's fp32 weights are put back afterwards (evaluation
-    # stays fp32). "auto": bf16 where native, else the model's own dtype.
-    precision: str = "auto"
-    schedule: str = "cosine"  # "cosine": linear warmup, then cosine to 0; "constant": warmup, then flat
-    warmup_steps: int = 10
-    weight_decay: float = 0.0  # AdamW decoupled decay, on matrices only (not norms or biases)
-    max_grad_norm: float = 1.0  # gradient clipping; 0 turns it off
-    split: str = "none"  # sentence splitting: "none", "independent", "cumulative"
-    loss_on: str = "all"  # "all" tokens of an example, or "completion" only (prompt/completion documents)
-    max_length: int = 1024  # a longer example is an error naming it: never silently truncated
-    seed: int = 0  # data order, adapter initialisation, dropout
-
-    def __post_init__(self) -> None:
-        if isinstance(self.lora_targets, list):
-            object.__setattr__(self, "lora_targets", tuple(self.lora_targets))
-        self.check()
-
-    def check(self) -> None:
-        def bad(what: str, fix: str) -> None:
-            raise IcftError(f"fine-tuning config: {what}", fix=fix)
-
-        for name, allowed in (("method", METHODS), ("schedule", SCHEDULES), ("split", SPLITS), ("loss_on", LOSS_ON),
-                              ("precision", PRECISIONS)):
-            if getattr(self, name) not in allowed:
-                bad(f"unknown {name} {getattr(self, name)!r}", f"use {name}= one of {', '.join(allowed)}")
-        for name in ("lr", "steps", "batch_size", "max_length", "lora_r", "lora_alpha"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
-                bad(f"{name} must be a positive number, got {value!r}", f"set {name} to a value > 0")
-        for name in ("steps", "batch_size", "max_length", "lora_r", "warmup_steps", "seed"):
-            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
-                bad(f"{name} must be an integer, got {getattr(self, name)!r}", f"set {name} to a whole number")
-        if self.epochs is not None and not (isinstance(self.epochs, (int, float)) and self.epochs > 0 and math.isfinite(self.epochs)):
-            bad(f"epochs must be a positive number or None, got {self.epochs!r}", "set epochs > 0, or None to use steps")
-        if self.micro_batch_size is not None and (
-            isinstance(self.micro_batch_size, bool) or not isinstance(self.micro_batch_size, int) or self.micro_batch_size < 1
-        ):
-            bad(f"micro_batch_size must be a whole number >= 1 or None, got {self.micro_batch_size!r}",
-                "set micro_batch_size to e.g. 4 (it only trades memory for speed), or None")
-        if self.warmup_steps < 0:
-            bad(f"warmup_steps must be >= 0, got {self.warmup_steps}", "set warmup_steps to 0 or more")
-        if not 0.0 <= self.lora_dropout < 1.0:
-            bad(f"lora_dropout must be in [0, 1), got {self.lora_dropout}", "set lora_dropout to e.g. 0.0 or 0.05")
-        if not self.weight_decay >= 0.0:
-            bad(f"weight_decay must be >= 0, got {self.weight_decay}", "set weight_decay to 0.0 or a small positive value")
-        if not self.max_grad_norm >= 0.0:
-            bad(f"max_grad_norm must be >= 0 (0 turns clipping off), got {self.max_grad_norm}", "set max_grad_norm to e.g. 1.0")
-
-    def total_steps(self, n_examples: int) -> int:
-        """Optimizer steps of the run: `steps`, or `epochs` passes over `n_examples` examples."""
-        if self.epochs is None:
-            return self.steps
-        return max(1, math.ceil(self.epochs * n_examples / self.batch_size))
-
-    def lr_factor(self, step: int, total: int) -> float:
-        """Multiplier of `lr` at optimizer step `step` (0-based) of `total`.
-
-        Warmup is linear from lr/(warmup+1) (never 0: a step at lr 0 is a wasted step, as in nanoGPT);
-        the cosine decays from lr after warmup towards 0 at step `total` (never reached).
-        """
-        if step < self.warmup_steps:
-            return (step + 1) / (self.warmup_steps + 1)
-        if self.schedule == "constant":
-            return 1.0
-        progress = (step - self.warmup_steps) / max(1, total - self.warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        if isinstance(d["lora_targets"], tuple):
-            d["lora_targets"] = list(d["lora_targets"])
-        return d
 
 
 # ------------------------------------------------------------------------------------ examples
@@ -342,11 +248,6 @@ class TrainLog:
     @property
     def epochs(self) -> float:
         return self.steps * self.config.get("batch_size", 0) / max(1, self.examples)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.update(tokens_per_s=self.tokens_per_s, padding_fraction=self.padding_fraction, epochs=self.epochs)
-        return d
 
 
 def native_bf16(device: torch.device) -> bool:

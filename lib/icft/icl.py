@@ -12,38 +12,14 @@ says which fraction of the documents fits, never a silent truncation.
 
 from __future__ import annotations
 
+import dataclasses
 import random
-from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
 from .errors import IcftError
+from .options import CLOSING, INSTRUCTION, ICLOptions  # noqa: F401 (re-exported)
 from .records import Document, Question
-from .scoring import ContextTooLongError, Normalization, ScoreResult, prefix_tokens, score
-
-INSTRUCTION = "Below are some documents. Read them carefully, then use the facts they state to complete the statement that follows."
-CLOSING = "Using only the documents above, complete the statement."
-
-
-@dataclass(frozen=True)
-class ICLOptions:
-    """How the context is built. Every choice is a parameter; the defaults are the paper's."""
-
-    fraction: float = 1.0  # share of the training documents in context (the paper: 1/8 for the largest sets)
-    seed: int = 0  # which documents when fraction < 1, and their order
-    relevant_only: bool = False  # only the documents that mention the question's entities
-    chat: bool | None = None  # None: use the tokenizer's chat template when it has one
-    instruction: str = INSTRUCTION
-    closing: str = CLOSING
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.fraction <= 1.0:
-            raise IcftError(f"ICL fraction {self.fraction!r} is outside (0, 1]", fix="give the share of documents to put in context, e.g. 0.125")
-        if self.seed < 0:
-            raise IcftError(f"ICL seed {self.seed!r} is negative", fix="use a non-negative integer")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
+from .scoring import ContextTooLongError, Normalization, ScoreResult, build_requests, prefix_tokens, room, score
 
 def select_documents(documents: Sequence[Document], fraction: float, seed: int) -> list[Document]:
     """A seeded random `fraction` of the documents (at least one), in a seeded random order."""
@@ -115,6 +91,27 @@ def contexts(tokenizer: Any, documents: Sequence[Document], questions: Sequence[
     return [build_context(tokenizer, relevant_documents(chosen, q), options) for q in questions]
 
 
+def resolve(model: Any, tokenizer: Any, documents: Sequence[Document], questions: Sequence[Question],
+            options: ICLOptions = ICLOptions()) -> ICLOptions:
+    """`options` with fraction "auto" made a number: the largest of 1, 1/2, 1/4, ... of the documents
+    whose context fits the model's window beside the longest question (`scoring.room`, the rule the
+    scoring engine enforces). With `relevant_only`, or a model that states no window: all of them."""
+    if options.fraction != "auto":
+        return options
+    if options.relevant_only:
+        return dataclasses.replace(options, fraction=1.0)
+    _, requests = build_requests(tokenizer, questions, "")
+    budget = room(model, max(len(r.tokens) for r in requests))
+    if budget is None:
+        return dataclasses.replace(options, fraction=1.0)
+    fraction = largest_fraction(documents, options.seed,
+                                lambda chosen: len(prefix_tokens(tokenizer, build_context(tokenizer, chosen, options))) <= budget)
+    if fraction == 0.0:
+        raise IcftError(f"not even one of the {len(documents)} documents fits the model's window beside the longest question",
+                        fix="use icl.relevant_only=true, or a model with a longer window")
+    return dataclasses.replace(options, fraction=fraction)
+
+
 def evaluate(
     model: Any,
     tokenizer: Any,
@@ -126,34 +123,18 @@ def evaluate(
     progress: bool = True,
     **score_kwargs: Any,
 ) -> ScoreResult:
-    """Score `questions` with the training `documents` in context."""
+    """Score `questions` with the training `documents` in context (`options.fraction` "auto": see `resolve`)."""
+    options = resolve(model, tokenizer, documents, questions, options)
     ctx = contexts(tokenizer, documents, questions, options)
     try:
         return score(model, tokenizer, questions, ctx, normalization=normalization, progress=progress, **score_kwargs)
     except ContextTooLongError as e:
         if options.relevant_only:
             raise
-        fits = fraction_that_fits(tokenizer, documents, options, e.window - e.longest_row)
+        fits = resolve(model, tokenizer, documents, questions, dataclasses.replace(options, fraction="auto")).fraction
         raise ContextTooLongError(
             f"ICL with a fraction {options.fraction:g} of {len(documents)} documents does not fit: {e.what}",
-            fix=f"set the ICL fraction to at most {fits:.4g} ({round(fits * len(documents))} documents), or use relevant_only"
-            if fits else "no document fits beside the longest question: use relevant_only or a model with a longer window",
+            fix=f"set the ICL fraction to at most {fits:.4g} ({round(fits * len(documents))} documents): "
+                "fraction auto chooses it, or use relevant_only",
             context_tokens=e.context_tokens, longest_row=e.longest_row, window=e.window,
         ) from None
-
-
-def fraction_that_fits(tokenizer: Any, documents: Sequence[Document], options: ICLOptions, budget: int) -> float:
-    """The largest fraction n/len(documents) whose context (BOS included) is at most `budget` tokens.
-
-    A binary search over the number of documents, with the same seeded selection `evaluate` makes;
-    0.0 if not even one document fits.
-    """
-    def size(n: int) -> int:
-        chosen = select_documents(documents, n / len(documents), options.seed)
-        return len(prefix_tokens(tokenizer, build_context(tokenizer, chosen, options)))
-
-    lo, hi = 0, round(options.fraction * len(documents))
-    while lo < hi:  # invariant: lo documents fit (or lo == 0)
-        mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if size(mid) <= budget else (lo, mid - 1)
-    return lo / len(documents)

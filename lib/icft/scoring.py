@@ -48,11 +48,6 @@ class ContextTooLongError(IcftError):
         super().__init__(what, fix)
         self.context_tokens, self.longest_row, self.window = context_tokens, longest_row, window
 
-    @property
-    def share_that_fits(self) -> float:
-        """The share of the context's tokens that would leave room for the longest question."""
-        return max(0.0, (self.window - self.longest_row) / max(1, self.context_tokens))
-
 
 # ------------------------------------------------------------------------------------ results
 
@@ -489,11 +484,20 @@ def model_window(model: Any) -> int | None:
     return getattr(model.config, "max_position_embeddings", None)
 
 
+def room(model: Any, longest_row: int) -> int | None:
+    """How many context tokens fit in the model's window beside a row of `longest_row` tokens (None:
+    the config states no window). The one "does it fit" rule: ICL's fraction "auto"
+    (`icl.resolve`), global augmentation's context, and this engine's refusal (`check_window`)."""
+    window = model_window(model)
+    return None if window is None else window - longest_row
+
+
 def check_window(model: Any, prefix: Sequence[int], requests: Sequence[Request]) -> None:
     """Refuse, with the numbers, a context that does not fit the model: never truncate silently."""
     window = model_window(model)
     longest = max((len(r.tokens) for r in requests), default=0)
-    if window is not None and len(prefix) + longest > window:
+    left = room(model, longest)
+    if left is not None and len(prefix) > left:
         keep = max(0.0, (window - longest) / max(1, len(prefix)))
         raise ContextTooLongError(
             f"the context is {len(prefix)} tokens and the longest question + choice {longest} more, "

@@ -5,16 +5,18 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import IcftError
 from ..generate import Generation, GenerationStats, generate
 from ..icl import largest_fraction, select_documents, uses_chat
+from ..options import AUGMENT_VERSION as VERSION  # noqa: F401 (re-exported)
+from ..options import KINDS, AugmentConfig  # noqa: F401 (re-exported)
 from ..paths import results_dir
 from ..records import Document
-from ..scoring import model_window
+from ..scoring import model_window, room
 from ..text import split_sentences
 from .cache import CACHE_FORMAT, _doc_hash, _run_cached, _sha, model_id
 from .filter import SentenceFilter
@@ -28,52 +30,7 @@ from .prompts import (
     prompt_texts,
 )
 
-KINDS = ("local", "global", "both", "oracle")
-# What augmentation generates, given its config: part of the key of every augmented condition, so a
-# change here is never answered from an old record. 2: local augmentation draws its `max_sentences`
-# from every document (1 drew them from the `max_documents` focus documents of global augmentation).
-VERSION = 2  # and the oracle's budget is max_sentences (1: max_documents)
 
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """What to generate and how. Every field that changes the generations is part of the cache key."""
-
-    kind: str = "local"  # "local", "global", "both", "oracle"
-    max_new_tokens_local: int = 64
-    max_new_tokens_global: int = 256
-    context_fraction: float | str = "auto"  # share of the documents in the global context; "auto": largest 1/2^k that fits
-    max_documents: int | None = None  # global: a seeded subset of documents as focus documents (CPU budgets)
-    max_sentences: int | None = None  # local: a seeded subset of the sentences of all documents (CPU budgets); oracle: of its sentences
-    temperature: float = 0.0  # 0 = greedy
-    top_p: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        def bad(what: str, fix: str) -> None:
-            raise IcftError(f"augmentation: {what}", fix=fix)
-
-        if self.kind not in KINDS:
-            bad(f"unknown kind {self.kind!r}", f"use one of {', '.join(KINDS)}")
-        for name in ("max_new_tokens_local", "max_new_tokens_global"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                bad(f"{name}={getattr(self, name)!r}", "use a positive integer")
-        cf = self.context_fraction
-        if cf != "auto" and (isinstance(cf, (str, bool)) or not 0.0 < float(cf) <= 1.0):
-            bad(f"context_fraction={cf!r}", "use 'auto' or a share of the documents in (0, 1]")
-        for name in ("max_documents", "max_sentences"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                bad(f"{name}={v!r}", "use None (all) or a positive integer")
-        if not self.temperature >= 0.0:
-            bad(f"temperature={self.temperature!r}", "use 0 (greedy) or a positive temperature")
-        if not 0.0 < self.top_p <= 1.0:
-            bad(f"top_p={self.top_p!r}", "use a value in (0, 1]")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            bad(f"seed={self.seed!r}", "use a non-negative integer")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -86,25 +43,6 @@ class AugmentResult:
     prompt_tokens: int  # tokens run through the model (shared prefixes once + every prompt's own tokens)
     seconds: float  # generation time (when loaded from the cache: the time it took when generated)
     info: dict[str, Any] = field(default_factory=dict)  # context fraction used, cache files, stop reasons...
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.generated_tokens / self.seconds if self.seconds > 0 else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "documents": [d.to_dict() for d in self.documents],
-            "counts": dict(self.counts),
-            "generated_tokens": self.generated_tokens,
-            "prompt_tokens": self.prompt_tokens,
-            "seconds": self.seconds,
-            "info": self.info,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> AugmentResult:
-        return cls([Document.from_dict(x) for x in d["documents"]], dict(d["counts"]), int(d["generated_tokens"]),
-                   int(d["prompt_tokens"]), float(d["seconds"]), dict(d.get("info") or {}))
 
 
 def _entities(documents: Sequence[Document]) -> set[str]:
@@ -192,8 +130,10 @@ def _global(model: Any, tokenizer: Any, documents: Sequence[Document], config: A
     focus = _subset(list(documents), config.max_documents, config.seed, "documents")
     _, encode = global_prompt(tokenizer, [], use_chat)
     longest = max(len(encode(d.text)) for d in focus)
-    window = model_window(model) or 1 << 30
-    budget = window - longest - config.max_new_tokens_global
+    window = model_window(model)
+    # what the window leaves beside the longest focus document and its generation (scoring.room: the one rule)
+    budget = room(model, longest + config.max_new_tokens_global)
+    budget = 1 << 30 if budget is None else budget
     if config.context_fraction == "auto":
         fraction, context, prefix = context_fraction_that_fits(tokenizer, documents, config.seed, budget, use_chat)
     else:

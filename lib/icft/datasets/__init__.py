@@ -49,7 +49,7 @@ ORACLES: dict[str, Callable[[Generated, int], list[str]]] = {
 }
 
 __all__ = [
-    "ORACLES", "PROFILES", "REGISTRY", "build", "default_out_dir", "ensure", "generate", "load_card", "load_documents",
+    "ORACLES", "PROFILES", "REGISTRY", "build", "default_out_dir", "ensure", "generate", "prepare", "load_card", "load_documents",
     "load_questions", "names", "oracle_sentences", "spec",
 ]
 
@@ -114,6 +114,25 @@ def build(name: str, profile: str, seed: int, out_dir: str | Path | None = None,
     files = render(gen)
     card = make_card(spec(name), profile, seed, sizes, opts, gen, files, tokenizer, tokenizer_name)
     return write(out, files, card)
+
+
+def prepare(name: str, profile: str, seed: int, out_dir: str | Path | None = None, **options: Any) -> tuple[Generated, Path]:
+    """The data set generated once, in memory, and its folder: (records, folder). A condition runs on
+    both (the scorer and trainer read the folder's files, augmentation's oracle the records), so
+    nothing regenerates it. The folder is written when it is missing or holds other files, else its
+    files are checked against this generation's sha256 sums."""
+    gen, sizes, opts = generate(name, profile, seed, **options)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(name, profile, seed, **options)
+    files = render(gen)
+    card = make_card(spec(name), profile, seed, sizes, opts, gen, files)
+    try:
+        held = load_card(out)
+    except (IcftError, ValueError):
+        held = None
+    if held is not None and held.get("files") == card["files"] and all((out / f).is_file() for f in card["files"]):
+        check_files(out, held)
+        return gen, out
+    return gen, write(out, files, card)
 
 
 def ensure(name: str, profile: str, seed: int, out_dir: str | Path | None = None, **kwargs: Any) -> Path:
