@@ -23,13 +23,12 @@ from icft.finetune import (
     _prepare_model,
     finetune,
     length_grouped_batches,
-    load_adapter,
     make_examples,
-    save_adapter,
     tokenize_example,
 )
 from icft.lm_head import selective_ce
 from icft.text import split_sentences
+from icft.adapters import load_adapter, save_adapter
 from icft.records import Document, Question
 from icft.scoring import score
 

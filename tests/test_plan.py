@@ -170,3 +170,15 @@ def test_claims_carry_a_caveat_when_ft_failed_its_validity_check():
     nonsense = _record("icl", 0, {"reversal": (0.5, 300)}, data={"nonsense_names": True})
     c7 = next(e for e in claims.claims_table(analysis.summary(recs + [nonsense])) if e["claim"] == "C7")
     assert c7["verdict"] == "reproduced" and c7["caveats"] == []
+
+
+def test_planning_loads_no_model_library():
+    """`icft plan` and `icft data` start in well under a second: conditions, their options and the data
+    registry import no torch (the model code is imported only when a condition runs)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from icft import cli, plan; plan.conditions('01_reversal_curse', 'quick', 'gemma-3-270m', [0, 1]); "
+            "heavy = sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules); print(heavy); assert not heavy")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

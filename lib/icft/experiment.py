@@ -340,6 +340,7 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
         record["icl"] = icl_options.to_dict()
     elif condition.method in ("finetune", "augmented"):
         from . import finetune as ft
+        from .adapters import save_adapter
 
         config = ft.FinetuneConfig(**{"seed": condition.seed, **condition.finetune})
         train_docs = list(documents)
@@ -355,7 +356,7 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
         compute["train_flops"] = log.flops  # the training's own count, loss tokens included
         adapter = (root or results_dir()) / "adapters" / condition.name
         if _main_process():
-            ft.save_adapter(model, adapter)
+            save_adapter(model, adapter)
         record["adapter"] = _relative(adapter, root)
 
     t = time.perf_counter()

@@ -356,11 +356,13 @@ def _resolve_path(name: str | os.PathLike) -> Path | str:
 _tokenizers: dict[tuple, Any] = {}
 
 
-def _tokenizer(where: Path | str, auto: Any) -> Any:
+def _tokenizer(where: Path | str) -> Any:
+    from transformers import AutoTokenizer
+
     files = sorted(Path(where).glob("*token*")) if isinstance(where, Path) else []
     key = (str(where), tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files))
     if key not in _tokenizers or not files:
-        _tokenizers[key] = auto.from_pretrained(where, trust_remote_code=False)
+        _tokenizers[key] = AutoTokenizer.from_pretrained(where, trust_remote_code=False)
     return _tokenizers[key]
 
 
@@ -374,13 +376,13 @@ def load_model(
     `name`: an embedded model (`gemma-3-270m`, `smollm2-135m-instruct`), a tiny test model
     (`tiny-gemma-3`, `tiny-smollm2`), a local Hugging Face model folder, or a hub id.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     where = _resolve_path(name)
     try:
-        tokenizer = _tokenizer(where, AutoTokenizer)
+        tokenizer = _tokenizer(where)
         # sdpa: the scoring engine's packed questions need attention that takes arbitrary masks
         model = AutoModelForCausalLM.from_pretrained(where, dtype=dt, use_safetensors=True, trust_remote_code=False,
                                                      attn_implementation="sdpa")

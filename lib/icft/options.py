@@ -31,10 +31,10 @@ class ICLOptions:
     closing: str = CLOSING
 
     def __post_init__(self) -> None:
-        if self.fraction == "auto":
-            pass
-        elif isinstance(self.fraction, str) or not 0.0 < self.fraction <= 1.0:
-            raise IcftError(f"ICL fraction {self.fraction!r} is outside (0, 1]", fix="give the share of documents to put in context, e.g. 0.125")
+        f = self.fraction
+        if f != "auto" and (isinstance(f, (str, bool)) or not isinstance(f, (int, float)) or not 0.0 < f <= 1.0):
+            raise IcftError(f"ICL fraction {f!r} is neither a share of the documents in (0, 1] nor \"auto\"",
+                            fix="give the share of documents to put in context, e.g. 0.125, or auto")
         if self.seed < 0:
             raise IcftError(f"ICL seed {self.seed!r} is negative", fix="use a non-negative integer")
 
