@@ -182,3 +182,14 @@ def test_compute_scatter_marks_method_data_set_and_model():
     assert len(hollow) == 1  # model b
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["reversal curse", "simple reversals", "hollow: other model"]
+
+
+@pytest.mark.parametrize("model", ["/some/folder", "../../outside", "org/name", "a b/c:d", "..", "/x/../../y/"])
+def test_record_file_names_are_safe_whatever_the_model_argument(tmp_path, model):
+    """A folder, a hub id or `..` in --model never makes nested folders or a path outside results/."""
+    c = _cond(model=model)
+    path = c.path(tmp_path)
+    assert path.parent == tmp_path / "runs" / c.dataset and "/" not in c.name and ".." not in c.name
+    assert path.resolve().is_relative_to((tmp_path / "runs").resolve())
+    assert experiment.model_slug(model) != experiment.model_slug(model + "2")  # the hash tells folders apart
+    assert experiment.model_slug("tiny-gemma-3") == "tiny-gemma-3"  # plain names stay as they are

@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import subprocess
 import time
 from collections import defaultdict
@@ -113,10 +114,26 @@ class Condition:
 
     @property
     def name(self) -> str:
-        return f"{self.dataset}-{self.method}-{self.model}-{self.profile}-s{self.seed}-{self.key[:8]}"
+        """The record's (and adapter's) file name: readable, unique by the key, and safe whatever the model argument."""
+        return f"{self.dataset}-{self.method}-{model_slug(self.model)}-{self.profile}-s{self.seed}-{self.key[:8]}"
 
     def path(self, root: Path | None = None) -> Path:
         return (root or results_dir()) / "runs" / self.dataset / f"{self.name}.json"
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def model_slug(model: str) -> str:
+    """A model argument as a short, file-name-safe word: a plain name (`gemma-3-270m`) as it is; a
+    folder or hub id (`/data/my-model`, `org/name`, anything with `..` or odd characters) as its last
+    part made safe plus a hash of the whole, so that two folders of one name never share records and
+    nothing is ever written outside `results/`."""
+    text = str(model)
+    if _PLAIN.fullmatch(text) and ".." not in text:
+        return text
+    tail = re.sub(r"[^A-Za-z0-9._-]+", "-", text.rstrip("/").rsplit("/", 1)[-1]).strip(".-")[:40] or "model"
+    return f"{tail}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def condition(dataset: str, method: str = "pretrained", *, profile: str = DEFAULT_PROFILE, model: str = DEFAULT_MODEL,
@@ -353,7 +370,7 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
         model, log = ft.finetune(model, tokenizer, train_docs, config, progress=progress)
         timings["train"] = time.perf_counter() - t
         record["training"] = _train_summary(log)
-        compute["train_flops"] = log.flops  # the training's own count, loss tokens included
+        compute["train_flops"] = log.flops  # the training log's own count: the output layer at loss tokens only
         adapter = (root or results_dir()) / "adapters" / condition.name
         if _main_process():
             save_adapter(model, adapter)
