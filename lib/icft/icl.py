@@ -21,6 +21,7 @@ from .options import CLOSING, INSTRUCTION, ICLOptions  # noqa: F401 (re-exported
 from .records import Document, Question
 from .scoring import ContextTooLongError, Normalization, ScoreResult, build_requests, prefix_tokens, room, score
 
+
 def select_documents(documents: Sequence[Document], fraction: float, seed: int) -> list[Document]:
     """A seeded random `fraction` of the documents (at least one), in a seeded random order."""
     if not documents:
