@@ -26,7 +26,7 @@ from icft import experiment, plan
 
 GOLDEN = Path(__file__).parent / "golden"
 MODEL = "tiny-gemma-3"
-DROPPED = ("timings", "software")  # where and how fast it ran, not what it computed
+DROPPED = ("timings", "software", "machine")  # where and how fast it ran, not what it computed
 REL, ABS = 1e-4, 1e-6
 
 
@@ -122,6 +122,15 @@ def test_differences_are_found():
     found = list(differences({"a": 1.1, "b": [1], "c": {"d": "y", "e": 0}, "n": 0.0}, golden, exact=False))
     assert found == [".a: 1.1, golden 1.0", ".b: 1 items, golden 2", ".c.d: 'y', golden 'x'", ".c.e: new", ".n: 0.0, golden nan"]
     assert list(differences({"a": 1.0 + 1e-9, "b": [1, 2], "c": {"d": "x"}, "n": float("nan")}, golden, exact=True)) == [".a: 1.000000001, golden 1.0"]
+
+
+def test_every_record_states_where_it_was_made(smoke_results):
+    _, records = smoke_results
+    for rec in records:
+        m = rec["machine"]
+        assert m["cpu"] and m["threads"] >= 1 and m["device"] == "cpu" and isinstance(m["cpu_flags"], list)
+        assert set(m["cpu_flags"]) <= set(experiment.CPU_FLAGS)
+        assert rec["software"]["torch"] and rec["software"]["transformers"]
 
 
 def test_every_method_gives_a_complete_record(smoke_results):

@@ -274,6 +274,37 @@ def software() -> dict[str, Any]:
     return {"icft": __version__, "git_commit": _git_commit(), "torch": torch.__version__, "transformers": transformers.__version__}
 
 
+# The CPU features that decide which kernels run, and so the last digits of a float.
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def machine(device: Any = None) -> dict[str, Any]:
+    """Where a record was made: the CPU, its kernel-deciding flags, torch's threads and the device.
+    Stored beside the result, never part of its key, so a record is reused on any machine and a
+    difference in the last digits can be traced to where it came from."""
+    import platform
+
+    import torch
+
+    cpu, flags = platform.processor() or platform.machine(), []
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                cpu = value.strip()
+            elif key.strip() == "flags":
+                flags = [f for f in CPU_FLAGS if f in value.split()]
+                break
+    except OSError:  # not Linux: the processor name is all there is
+        pass
+    out = {"cpu": cpu, "cpu_flags": flags, "threads": torch.get_num_threads(), "arch": platform.machine()}
+    if device is not None:
+        out["device"] = str(device)
+        if str(device).startswith("cuda"):
+            out["gpu"] = torch.cuda.get_device_name(device)
+    return out
+
+
 # ------------------------------------------------------------------------------------------ records
 
 
@@ -390,6 +421,7 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
     record["compute"] = compute
     record["questions"] = result.to_records()
     record["software"] = software()
+    record["machine"] = machine(next(model.parameters()).device)
     # Kept apart so that everything else is byte-identical across reruns of the same condition.
     record["timings"] = {k: round(v, 3) for k, v in timings.items()} | {"device": str(next(model.parameters()).device)}
     if _main_process():
