@@ -39,22 +39,13 @@ def canonical(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    """What decides the last digits of a float: CPU features, threads, library versions."""
-    import platform
-
+    """What decides the last digits of a float: CPU features, threads, library versions (the record's
+    own `experiment.machine`, less the CPU's name and the device)."""
     import torch
     import transformers
 
-    flags = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "fma")
-                flags = " ".join(f for f in line.split(":", 1)[1].split() if f in wanted)
-                break
-    except OSError:
-        pass
-    return {"machine": platform.machine(), "cpu_flags": flags, "threads": torch.get_num_threads(),
+    m = experiment.machine()
+    return {"arch": m["arch"], "cpu_flags": m["cpu_flags"], "threads": m["threads"],
             "torch": torch.__version__, "transformers": transformers.__version__}
 
 
