@@ -1,6 +1,8 @@
-# make paper  — run every notebook and build paper/build/paper.pdf
+# make paper  — run every notebook and build paper/build/paper.pdf (from the shipped records in results/runs;
+#               FRESH=1 re-derives everything into build/fresh/, RESULTS=DIR into DIR)
+# make verify — re-derive N=3 shipped conditions (or FIG=fig3's) on this machine and compare
 # make test   — the test suite
-# Both set up .venv on first use (packages, embedded models); nothing to install by hand.
+# All set up .venv on first use (packages; embedded models are converted when a condition first needs one).
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -18,6 +20,15 @@ DEVICE  ?= auto
 RC_DATA ?=
 NB_ARGS  = --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS) --device $(DEVICE) --rc-data "$(RC_DATA)"
 PYTEST_ARGS ?=
+# Where records, summaries and figures go: the checkout's results/ (its shipped records reused) unless told.
+FRESH   ?=
+RESULTS ?= $(if $(filter 1,$(FRESH)),build/fresh/results,)
+ifneq ($(RESULTS),)
+export ICFT_RESULTS := $(abspath $(RESULTS))
+export ICFT_FIGURES := $(abspath $(RESULTS)/../figures)
+endif
+N       ?= 3
+FIG     ?=
 
 # Nothing is ever downloaded from a model hub at run time.
 export HF_HUB_OFFLINE := 1
@@ -28,21 +39,17 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The stamp is keyed on pyproject.toml's content: editing the dependencies reinstalls, nothing else does.
 STAMP := $(VENV)/.icft-installed-$(shell (sha256sum pyproject.toml 2>/dev/null || shasum -a 256 pyproject.toml) | cut -c1-16)
 
-.PHONY: help setup models test lint golden paper notebooks pdf bench clean clean-results plan $(FIGURES)
+.PHONY: help setup models test lint golden paper notebooks pdf bench verify records clean clean-results plan $(FIGURES)
 
-# One target per figure: rerun its notebook (reusing finished conditions) and recompile the paper.
+# One target per figure (icft.plan.FIGURES): rerun its notebook (reusing current records) and recompile the paper.
 FIGURES := fig2 fig3 fig4 splitting process beyond claims
-fig2_NB := 01_reversal_curse
-fig3_NB := 02_simple_reversals_syllogisms
-fig4_NB := 03_semantic_structure
-splitting_NB := 04_sentence_splitting
-process_NB := 05_process_knowledge
-beyond_NB := 06_beyond_the_paper
-claims_NB := 07_claims
 
 help:
 	@echo "make paper    run every notebook (PROFILE=$(PROFILE) MODEL=$(MODEL) SEEDS=$(SEEDS) RC_DATA=$(RC_DATA)) and build paper/build/paper.pdf"
+	@echo "              from the shipped records in results/runs; FRESH=1 re-derives every one (RESULTS=DIR: into DIR)"
 	@echo "make fig2     rerun one figure's notebook and recompile the paper (also: $(FIGURES))"
+	@echo "make verify   re-derive N=$(N) shipped conditions (FIG=fig3: one figure's) and compare with what ships"
+	@echo "make records  which records of the plan are current, stale (and why) or missing"
 	@echo "make plan     print the \`icft run\` commands of every condition (for a cluster or a GPU box)"
 	@echo "make test     run the linter (ruff) and the test suite"
 	@echo "make bench    run the benchmarks in bench/ (results/bench.json)"
@@ -77,7 +84,8 @@ lint: $(STAMP)
 golden: models
 	@ICFT_GOLDEN=write $(PY) -m pytest -q tests/test_golden.py
 
-notebooks: models
+# No `models` here: a build from shipped records loads no model; one that computes converts what it needs.
+notebooks: $(STAMP)
 	@$(PY) -m icft.build notebooks $(NB_ARGS)
 
 pdf: $(STAMP)
@@ -86,9 +94,15 @@ pdf: $(STAMP)
 paper: notebooks
 	@$(PY) -m icft.build pdf
 
-$(FIGURES): models
-	@$(PY) -m icft.build notebooks --only $($@_NB) $(NB_ARGS)
+$(FIGURES): $(STAMP)
+	@$(PY) -m icft.build notebooks --figure $@ $(NB_ARGS)
 	@$(PY) -m icft.build pdf
+
+verify: $(STAMP)
+	@$(PY) -m icft verify --n $(N) $(if $(FIG),--figure $(FIG)) --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS) --device $(DEVICE) --rc-data "$(RC_DATA)"
+
+records: $(STAMP)
+	@$(PY) -m icft records status --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS) --rc-data "$(RC_DATA)"
 
 plan: $(STAMP)
 	@$(PY) -m icft plan all --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS) --rc-data "$(RC_DATA)"
@@ -99,5 +113,6 @@ bench: models
 clean:
 	rm -rf build paper/build figures/*.png figures/*.pdf .pytest_cache
 
+# Build products only: the shipped records (results/runs, results/augment) are part of the checkout.
 clean-results:
-	rm -rf results
+	@test ! -d results || find results -mindepth 1 -maxdepth 1 ! -name runs ! -name augment -exec rm -rf {} +

@@ -34,6 +34,11 @@ def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys, smoke_r
     assert f"condition 1/{n05} " in out and f"condition {n05}/{n05} " in out
     assert build.missing_conditions("01_reversal_curse", {"profile": "smoke", "model": "tiny-gemma-3", "seeds": "0"}) == 0
     assert "[paper] claims: tiny-gemma-3: C1 " in out  # the verdicts close the run
+    # and it says what came from records and what it computed, first and last
+    total = len(plan.conditions("all", "smoke", "tiny-gemma-3", [0]))
+    assert f"[paper] {total - n05} of {total} conditions from shipped records (commit " in out
+    assert f", {n05} to compute: ~" in out
+    assert re.search(rf"\[paper\] {total - n05} of {total} conditions from shipped records \(commit .*\), {n05} computed\n", out)
     for name in names:
         executed = json.loads((tmp_path / "build" / f"{name}.ipynb").read_text())
         assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
@@ -56,6 +61,15 @@ def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys, smoke_r
     shutil.copytree(repo_root() / "paper", tmp_path / "paper", ignore=shutil.ignore_patterns("build"))
     pdf = build.compile_pdf(tmp_path)
     assert pdf.read_bytes().startswith(b"%PDF")
+    optional = json.loads((tmp_path / "results" / "optional.json").read_text())
+    assert optional["verify"] is None and len(optional["provenance"]["rows"]) == total and not optional["provenance"]["missing"]
+    # the appendix shows the last verification where one ran
+    from icft import verify
+
+    record = next(r for r in smoke_results[1] if r["condition"]["method"] == "pretrained")
+    verify.run([record], scratch=tmp_path / "scratch", device="cpu")
+    assert build.compile_pdf(tmp_path).read_bytes().startswith(b"%PDF")
+    assert json.loads((tmp_path / "results" / "optional.json").read_text())["verify"]["ok"]
 
     # every row the paper names is in the results, found by method and options (not by a label) ...
     named = paper_rows(repo_root() / "paper" / "paper.typ")
@@ -82,7 +96,7 @@ _OPTIONS = {None: {}, "nonsense": {"nonsense_names": True}, "relevant": {"releva
 
 def paper_rows(typ: Path) -> list[tuple]:
     text = typ.read_text()
-    files = dict(re.findall(r'#let (\w+) = json\("/(results/[\w.]+)"\)', text))
+    files = {var: f"results/{name}" for var, name in re.findall(r'#let (\w+) = json\(R \+ "/([\w.]+)"\)', text)}
     # the paper's own option sets must be the ones this test knows
     for name in filter(None, _OPTIONS):
         assert f"#let {name} = " in text, name

@@ -1,8 +1,9 @@
 """Golden records: every condition of the paper's plan at the smoke profile, on the tiny models (every
 method on every data set, and every variant the notebooks run), gives the records committed under
 `tests/golden/`, apart from timings and software versions. A refactor that changes a number fails
-here; a change that *means* to change results regenerates the files in a commit of its own that says
-why:
+here, and names the components whose version (`icft.versions`) must be bumped if the change is meant;
+a change that *means* to change results bumps that version and regenerates the files in the same
+commit, saying why:
 
     make golden            # ICFT_GOLDEN=write pytest tests/test_golden.py
 
@@ -15,7 +16,6 @@ everything else (keys, predictions, counts, texts) exactly.
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,10 +23,10 @@ from typing import Any, Iterator
 import pytest
 
 from icft import experiment, plan
+from icft.verify import differences as _differences
 
 GOLDEN = Path(__file__).parent / "golden"
 MODEL = "tiny-gemma-3"
-DROPPED = ("timings", "software", "machine")  # where and how fast it ran, not what it computed
 REL, ABS = 1e-4, 1e-6
 
 
@@ -35,7 +35,13 @@ def golden_conditions() -> list[experiment.Condition]:
 
 
 def canonical(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in DROPPED}
+    from icft.verify import canonical as what_it_computed  # timings, software and machine dropped
+
+    return what_it_computed(record)
+
+
+def differences(a: Any, b: Any, exact: bool, where: str = "") -> Iterator[str]:
+    return _differences(a, b, exact, where, REL, ABS)
 
 
 def machine() -> dict[str, Any]:
@@ -49,33 +55,52 @@ def machine() -> dict[str, Any]:
             "torch": torch.__version__, "transformers": transformers.__version__}
 
 
-def differences(a: Any, b: Any, exact: bool, where: str = "") -> Iterator[str]:
-    """Where `a` (computed) and `b` (golden) differ, as JSON paths with both values."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
-            if k not in a or k not in b:
-                yield f"{where}.{k}: {'missing' if k not in a else 'new'}"
-            else:
-                yield from differences(a[k], b[k], exact, f"{where}.{k}")
-    elif isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            yield f"{where}: {len(a)} items, golden {len(b)}"
-        else:
-            for i, (x, y) in enumerate(zip(a, b)):
-                yield from differences(x, y, exact, f"{where}[{i}]")
-    elif isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return  # NaN (a share of no sentences) equals itself here
-    elif isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(b, bool) and not exact:
-        if not math.isclose(a, b, rel_tol=REL, abs_tol=ABS):
-            yield f"{where}: {a!r}, golden {b!r}"
-    elif a != b or type(a) is not type(b):
-        yield f"{where}: {a!r}, golden {b!r}"
-
-
 @pytest.fixture(scope="module")
 def computed(smoke_results) -> dict[str, dict[str, Any]]:
     root, records = smoke_results
     return {r["key"]: canonical(r) for r in records}
+
+
+def _by_condition(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {json.dumps(r["condition"], sort_keys=True): r for r in records}
+
+
+def compare(computed: dict[str, dict[str, Any]], golden: list[dict[str, Any]], exact: bool) -> list[str]:
+    """Why the computed records are not the golden ones, one line per condition (empty: they are).
+
+    Records are matched by condition, so a changed key is told apart from a changed result:
+    - inputs differ (a component's version bumped, a model's identity changed): the golden file is
+      out of date, and `make golden` rewrites it in the commit that bumped;
+    - inputs equal but the record differs: a result changed without a version bump. Bump the version
+      of a component on the method's path (`icft.versions`), or undo the change.
+    """
+    from icft import versions
+
+    stored = _by_condition(golden)
+    failures = []
+    for rec in computed.values():
+        c = rec["condition"]
+        name = f"{c['dataset']}-{c['method']}-{c['model']}-s{c['seed']} ({rec['key'][:8]})"
+        old = stored.get(json.dumps(c, sort_keys=True))
+        if old is None:
+            failures.append(f"{name}: a condition no golden record has; if the plan meant to change, `make golden`")
+            continue
+        if old.get("inputs") != rec["inputs"]:
+            changed = sorted(k for k in set(old.get("inputs", {}).get("versions", {})) | set(rec["inputs"]["versions"])
+                             if old.get("inputs", {}).get("versions", {}).get(k) != rec["inputs"]["versions"].get(k))
+            what = f"versions of {', '.join(changed)} changed" if changed else "its inputs changed (model identity or precision)"
+            failures.append(f"{name}: {what} since the golden record was written: `make golden` and commit tests/golden/ "
+                            "with the records this re-derives")
+            continue
+        diffs = list(differences(rec, old, exact))
+        if diffs:
+            path = ", ".join(versions.PATHS[c["method"]])
+            failures.append(f"{name}: the result changed but no version did ({len(diffs)} differences, e.g. "
+                            + "; ".join(diffs[:4]) + f"). If meant, bump one of {path} (or the data set's VERSION) in "
+                            "lib/icft/versions.py and `make golden`; if not, the change is a bug")
+    gone = set(stored) - set(_by_condition(list(computed.values())))
+    failures += [f"golden condition no longer in the smoke plan: {g:.160}" for g in sorted(gone)]
+    return failures
 
 
 def test_records_equal_the_golden_files(computed):
@@ -92,18 +117,26 @@ def test_records_equal_the_golden_files(computed):
 
     assert (GOLDEN / "MACHINE.json").is_file(), "no golden records: run `make golden` and commit tests/golden/"
     exact = json.loads((GOLDEN / "MACHINE.json").read_text()) == machine()
-    stored = {p.stem for p in GOLDEN.glob("*.json")} - {"MACHINE"}
-    assert stored == set(names.values()), (
-        f"the smoke plan's conditions changed: new {sorted(set(names.values()) - stored)}, "
-        f"gone {sorted(stored - set(names.values()))}; if that is meant, `make golden` and say why in the commit")
-    failures = []
-    for key, rec in computed.items():
-        golden = json.loads((GOLDEN / f"{names[key]}.json").read_text())
-        diffs = list(differences(rec, golden, exact))
-        if diffs:
-            failures.append(f"{names[key]}: {len(diffs)} differences, e.g. " + "; ".join(diffs[:5]))
+    golden = [json.loads(p.read_text()) for p in sorted(GOLDEN.glob("*.json")) if p.stem != "MACHINE"]
+    failures = compare(computed, golden, exact)
     assert not failures, (f"{len(failures)} of {len(computed)} records differ from tests/golden/ "
                           f"({'exact' if exact else f'floats to rel {REL}'}):\n" + "\n".join(failures))
+
+
+def test_a_result_changed_without_a_version_bump_is_named(computed):
+    """The rule the golden test enforces, on one record: a changed number with unchanged versions asks
+    for a bump (naming the method's components); a bumped version asks for `make golden` instead."""
+    rec = next(r for r in computed.values() if r["condition"]["method"] == "icl")
+    tampered = json.loads(json.dumps(rec))
+    split = next(iter(tampered["accuracy"]))
+    tampered["accuracy"][split]["accuracy"] += 0.25
+    [failure] = compare({rec["key"]: rec}, [tampered], exact=True)
+    assert "the result changed but no version did" in failure and "bump one of icl, scoring" in failure
+    bumped = json.loads(json.dumps(tampered))
+    bumped["inputs"]["versions"]["icl"] -= 1
+    [failure] = compare({rec["key"]: rec}, [bumped], exact=True)
+    assert "versions of icl changed" in failure and "make golden" in failure
+    assert compare({rec["key"]: rec}, [rec], exact=True) == []
 
 
 def test_differences_are_found():

@@ -89,7 +89,7 @@ def test_plan_cli_prints_run_commands(capsys):
 
 def _record(method: str, seed: int, split_acc: dict[str, tuple[float, int]], key: str | None = None, **cond) -> dict:
     c = experiment.condition("reversal_curse", method, profile="smoke", model="tiny-gemma-3", seed=seed, **cond)
-    return {"key": key or f"{c.key}", "condition": c.to_dict(), "validity": {},
+    return {"key": key or experiment.key_of(c.to_dict(), {}), "condition": c.to_dict(), "validity": {},
             "accuracy": {s: {"accuracy": a, "n": n, "chance": 0.25, "se": 0.0, "subsets": {}} for s, (a, n) in split_acc.items()}}
 
 

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import provenance
 from .errors import IcftError
 from .paths import repo_root
 from .plan import parse_seeds
@@ -151,6 +152,10 @@ def run_notebooks(
     total = 0.0
     print(f"[paper] {len(paths)} notebooks, profile={profile} model={model} seeds={params['seeds']} device={device}"
           + (f" rc_data={rc_data}" if rc_data else ""), flush=True)
+    before = plan_status(paths, params)
+    print(f"[paper] {provenance.summary(before)}", flush=True)
+    for c in before.missing:
+        print(f"[paper]     to compute: {c.name}", flush=True)
     for i, path in enumerate(paths, 1):
         print(f"[paper] ({i}/{len(paths)}) {path.stem} ...", flush=True)
         seconds = times[path.stem] = run_notebook(path, out_dir, params, root)
@@ -165,7 +170,23 @@ def run_notebooks(
     verdicts = claim_verdicts()
     if verdicts:
         print(f"[paper] claims: {verdicts}", flush=True)
+    after = plan_status(paths, params)
+    computed = len({c.key for c in before.missing} - {c.key for c in after.missing})
+    print(f"[paper] {len(after.current) - computed} of {after.planned} conditions from shipped records "
+          f"({provenance.origin([r for c, r in after.current if c.key not in {m.key for m in before.missing}])}), "
+          f"{computed} computed" + (f", {len(after.missing)} still missing" if after.missing else ""), flush=True)
     return times
+
+
+def plan_status(paths: list[Path], params: dict[str, Any]) -> "provenance.Status":
+    """The records the notebooks at `paths` use: current, stale or missing (`icft records status`)."""
+    from . import plan
+
+    names = {p.stem for p in paths}
+    notebooks = ["all"] if "07_claims" in names else [n for n in plan.NOTEBOOKS if n in names]
+    conditions = {c.key: c for nb in notebooks for c in plan.conditions(nb, params["profile"], params["model"],
+                                                                        parse_seeds(params["seeds"]), rc_data=params.get("rc_data") or None)}
+    return provenance.status(list(conditions.values()))
 
 
 def claim_verdicts() -> str | None:
@@ -226,16 +247,23 @@ def _write_build_times(times: dict[str, float], params: dict[str, Any], shares: 
 
 
 def compile_pdf(root: Path | None = None) -> Path:
-    """Compile `root`/paper/paper.typ into paper/build/paper.pdf; Typst reads `root`/results itself."""
+    """Compile `root`/paper/paper.typ into paper/build/paper.pdf. Typst reads the results and figures
+    itself, from the folders `ICFT_RESULTS` / `ICFT_FIGURES` name (default: the checkout's own)."""
     import typst
+
+    from .paths import figures_dir, results_dir
 
     root = root or repo_root()
     out = root / "paper" / "build" / "paper.pdf"
     out.parent.mkdir(parents=True, exist_ok=True)
-    _write_optional_inputs(root / "results")
+    results, figures = results_dir().resolve(), figures_dir().resolve()
+    _write_optional_inputs(results)
+    # Typst reads files below its root only: the common folder of the checkout, the results and the figures
+    top = Path(os.path.commonpath([root.resolve(), results, figures]))
+    inputs = {"results": "/" + str(results.relative_to(top)), "figures": "/" + str(figures.relative_to(top))}
     t0 = time.perf_counter()
     try:
-        pdf = typst.compile(str(root / "paper" / "paper.typ"), root=str(root))
+        pdf = typst.compile(str(root / "paper" / "paper.typ"), root=str(top), sys_inputs=inputs)
     except Exception as e:  # typst raises its own error type with the source location in the message
         raise IcftError(f"the paper did not compile: {e}", fix="run `make paper` first so that results/ holds what the paper reads") from None
     from .io import atomic_write_bytes
@@ -246,23 +274,51 @@ def compile_pdf(root: Path | None = None) -> Path:
     return out
 
 
-OPTIONAL_INPUTS = {"bench": "bench.json", "build_times": "build_times.json"}
+OPTIONAL_INPUTS = {"bench": "bench.json", "build_times": "build_times.json", "verify": "verify.json"}
 
 
 def _write_optional_inputs(results: Path) -> None:
-    """results/optional.json: the results the paper shows when they exist (benchmarks, build times).
-    Typst cannot test whether a file exists, so the paper reads this one file, which always does."""
+    """results/optional.json: the results the paper shows when they exist (benchmarks, build times, the
+    last `make verify`), and the provenance of the records the build used. Typst cannot test whether a
+    file exists, so the paper reads this one file, which always does."""
     import json
 
     from .io import atomic_write_json
 
-    found = {}
+    found: dict[str, Any] = {}
     for key, name in OPTIONAL_INPUTS.items():
         try:
             found[key] = json.loads((results / name).read_text())
         except (OSError, ValueError):
             found[key] = None
+    found["provenance"] = provenance_table(found["build_times"])
     atomic_write_json(results / "optional.json", found)
+
+
+def provenance_table(build_times: dict[str, Any] | None) -> dict[str, Any]:
+    """For the paper's appendix: each record of the last build's plan with the commit and machine that
+    made it (machines numbered, described once), and the summary line."""
+    from .labels import text
+    from .variants import variant_of
+
+    params = {"profile": DEFAULT_PROFILE, "model": DEFAULT_MODEL, "seeds": DEFAULT_SEEDS, "rc_data": ""}
+    runs = (build_times or {}).get("notebooks", {})
+    if runs:
+        params.update({k: v for k, v in (runs.get("07_claims") or next(iter(runs.values()))).items() if k in params})
+    root = repo_root()
+    st = plan_status(notebook_paths(root), params)
+    machines: list[dict[str, Any]] = []
+    rows = []
+    for _, rec in st.current:
+        m = rec.get("machine") or {}
+        desc = {"cpu": m.get("cpu", "?"), "flags": " ".join(m.get("cpu_flags") or []), "threads": m.get("threads"),
+                "device": m.get("device", "?"), "torch": (rec.get("software") or {}).get("torch")}
+        if desc not in machines:
+            machines.append(desc)
+        row = provenance.provenance_rows([rec])[0]
+        rows.append({**row, "variant": text(variant_of(rec["condition"])), "machine": machines.index(desc) + 1})
+    return {"summary": provenance.summary(st), "params": params, "machines": machines, "rows": rows,
+            "missing": [c.name for c in st.missing]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="what", required=True)
     nb = sub.add_parser("notebooks", help="run notebooks with papermill")
     nb.add_argument("--only", nargs="*", default=None, help="notebook names or number prefixes")
+    nb.add_argument("--figure", help="the notebook of one figure (fig2, fig3, ...: icft.plan.FIGURES)")
     nb.add_argument("--profile", default=DEFAULT_PROFILE)
     nb.add_argument("--model", default=DEFAULT_MODEL)
     nb.add_argument("--seeds", default=DEFAULT_SEEDS)
@@ -279,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.what == "notebooks":
+            if args.figure:
+                from .plan import figure_notebook
+
+                args.only = [figure_notebook(args.figure)]
             run_notebooks(args.only, args.profile, args.model, args.seeds, args.device, rc_data=args.rc_data or None)
         else:
             compile_pdf()

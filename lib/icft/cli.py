@@ -8,6 +8,9 @@
     icft data show NAME [--profile P --seed N -n 3]         print example documents and questions
     icft run DATASET --method M [--profile P --model M --seed N --set finetune.steps=100 ...]
                                          run one condition, write its record under results/runs/
+    icft plan NOTEBOOK|all [--missing]   the `icft run` commands of a notebook's conditions
+    icft records status [--list --prune] which records of the plan are current, stale (why) or missing
+    icft verify [NAME...] [--n 3 | --figure fig3]   re-derive shipped records and compare
 
 Errors the user can fix print one message and exit with code 2.
 """
@@ -20,6 +23,7 @@ import os
 import shutil
 import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from .errors import IcftError
@@ -190,6 +194,63 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan_conditions(args: argparse.Namespace, notebook: str = "all") -> list[Any]:
+    from . import plan
+
+    return plan.conditions(notebook, args.profile, args.model, plan.parse_seeds(args.seeds), rc_data=args.rc_data or None)
+
+
+def _records_status(args: argparse.Namespace) -> int:
+    from . import provenance
+
+    st = provenance.status(_plan_conditions(args))
+    print(f"plan: all notebooks, profile {args.profile}, model {args.model}, seeds {args.seeds}")
+    print(provenance.summary(st))
+    if args.list:
+        for c, rec in st.current:
+            print(f"  current  {c.name}  ({provenance.commit_of(rec)}, {provenance.seconds_of(rec):.0f}s)")
+    stale = {c.key: (p, why) for c, p, why in st.stale}
+    for c in st.missing:
+        if c.key in stale:
+            path, why = stale[c.key]
+            print(f"  stale    {c.name}: {path.name} ({why})")
+        else:
+            print(f"  missing  {c.name}")
+    for path, problem in st.unreadable:
+        print(f"  unusable {path}: {problem}")
+    if st.other:
+        print(f"  ({st.other} other records under results/runs belong to no condition of this plan)")
+    if args.prune and st.stale:
+        for _, path, _ in st.stale:
+            path.unlink(missing_ok=True)
+        print(f"removed {len(st.stale)} stale records (git shows them as deleted; commit the re-derived ones)")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from . import plan, provenance, verify
+
+    if args.figure:
+        notebook = plan.figure_notebook(args.figure)
+        conditions = _plan_conditions(args, "all" if notebook == "07_claims" else notebook)
+    else:
+        conditions = _plan_conditions(args)
+    st = provenance.status(conditions)
+    shipped = [rec for _, rec in st.current]
+    if not shipped:
+        raise IcftError(f"no current shipped record for {'figure ' + args.figure if args.figure else 'this plan'}",
+                        fix="`icft records status` says which records are missing or stale")
+    if args.names:
+        chosen = verify.find(shipped, args.names)
+    elif args.figure:
+        chosen = shipped
+    else:
+        chosen = verify.choose(shipped, args.n, args.seed)
+    report = verify.run(chosen, scratch=Path(args.scratch) if args.scratch else None, device=args.device)
+    print(verify.table(report))
+    return 0 if report["ok"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="icft", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -246,6 +307,29 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--rc-data", metavar="DIR", help="folder of the original Berglund et al. files")
     pl.add_argument("--missing", action="store_true", help="only conditions without a record in results/")
     pl.set_defaults(func=_plan)
+
+    def plan_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--profile", default=DEFAULT_PROFILE)
+        p.add_argument("--model", default=DEFAULT_MODEL)
+        p.add_argument("--seeds", default=DEFAULT_SEEDS)
+        p.add_argument("--rc-data", metavar="DIR", help="folder of the original Berglund et al. files")
+
+    rec = sub.add_parser("records", help="the shipped records of a plan").add_subparsers(dest="action", required=True)
+    rs = rec.add_parser("status", help="current, stale (and why) and missing records of every notebook's conditions")
+    plan_options(rs)
+    rs.add_argument("--list", action="store_true", help="also list the current records")
+    rs.add_argument("--prune", action="store_true", help="delete the stale records (never used anyway)")
+    rs.set_defaults(func=_records_status)
+
+    v = sub.add_parser("verify", help="re-derive shipped records on this machine and compare them")
+    v.add_argument("names", nargs="*", help="record names or key prefixes (`icft records status --list`)")
+    v.add_argument("--n", type=int, default=3, help="without names: how many conditions to sample (default 3)")
+    v.add_argument("--seed", type=int, default=0, help="the sample's seed")
+    v.add_argument("--figure", metavar="FIG", help="every condition of one figure (fig2, fig3, fig4, splitting, process, beyond, claims)")
+    v.add_argument("--device", default="auto")
+    v.add_argument("--scratch", metavar="DIR", help="where the re-derived records go (default build/verify/<time>)")
+    plan_options(v)
+    v.set_defaults(func=_verify)
     return parser
 
 

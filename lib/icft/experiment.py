@@ -2,9 +2,11 @@
 
 A condition is (data set, profile, model, method, options, seed). `run(condition)` builds the data
 (or reuses it), trains or builds the context as the method says, scores every test question, and
-writes one JSON record under `results/runs/`, named by a hash of the condition. A record already on
-disk is returned as it is, so a rerun skips finished conditions and an interrupted sweep resumes
-where it stopped. Records are written atomically: a killed run leaves no partial record.
+writes one JSON record under `results/runs/`, named by its key: a hash of the condition and of its
+`inputs` (the model's content identity and the result versions of the code it runs through, see
+`icft.versions`). A record already on disk under that key is returned as it is, so a rerun skips
+finished conditions, an interrupted sweep resumes where it stopped, and the shipped records are used
+wherever they are current. Records are written atomically: a killed run leaves no partial record.
 
 Every figure of the paper is a set of such records. Any scheduler can spread conditions over
 machines: `icft run` takes one from the command line.
@@ -37,10 +39,11 @@ if TYPE_CHECKING:
     from .scoring import ScoreResult
     import pandas as pd
 
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2  # 2: records state their inputs (model identity, component versions), which the key covers
 METHODS = ("pretrained", "icl", "finetune", "augmented")
 # what every record has, and its JSON type: checked when a record is read back
-RECORD_FIELDS: dict[str, type] = {"key": str, "condition": dict, "accuracy": dict, "validity": dict, "questions": list}
+RECORD_FIELDS: dict[str, type] = {"key": str, "condition": dict, "inputs": dict, "accuracy": dict, "validity": dict,
+                                  "questions": list}
 
 
 @dataclass(frozen=True)
@@ -98,19 +101,44 @@ class Condition:
         d.pop("device")
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], device: str = "auto") -> "Condition":
+        """The condition a record's `condition` field describes (IcftError if it names no valid one)."""
+        fields = {f.name for f in dataclasses.fields(cls)} - {"device"}
+        if not isinstance(d, dict) or set(d) - fields or not {"dataset", "method"} <= set(d):
+            raise IcftError(f"{d!r:.200} does not describe a condition", fix="read it from a record written by `icft run`")
+        return cls(**d, device=device)
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """What decides the result beyond the condition's own fields: the model's content identity
+        (`registry.model_sha256`: new weights at the same path are a new model) and the result version
+        of each component the method runs through (`icft.versions`). A fine-tuning precision left to
+        `auto` is resolved here, from the machine, so a bf16 record never passes for the fp32 one; the
+        profiles pin it, so their records are the same condition on every machine."""
+        from . import versions
+        from .registry import model_sha256
+
+        out: dict[str, Any] = {"model_sha256": model_sha256(self.model), "versions": versions.of(self.method, self.dataset)}
+        if self.data_options.get("rc_data"):  # the original files are data too: other files at that path, another key
+            from .registry import file_sha256
+
+            folder = Path(self.data_options["rc_data"]).expanduser()
+            if not folder.is_dir():
+                raise IcftError(f"rc_data {folder} is not a folder", fix="give the folder of the Berglund et al. files")
+            out["rc_data_sha256"] = hashlib.sha256(json.dumps(
+                [[p.name, file_sha256(p)] for p in sorted(folder.iterdir()) if p.is_file()]).encode()).hexdigest()
+        if self.method in ("finetune", "augmented") and self.finetune.get("precision", "auto") == "auto":
+            from .finetune import native_bf16
+            from .models import resolve_device
+
+            out["precision"] = "bf16" if native_bf16(resolve_device(self.device)) else "fp32"
+        return out
+
     @property
     def key(self) -> str:
-        """A hash of what decides the result (not where it runs), the data generator's version (and for
-        augmented conditions the augmentation's) included, so records made by an older version are not reused."""
-        from .datasets import spec
-
-        keyed = self.to_dict() | {"data_version": spec(self.dataset).version}
-        if self.method == "augmented":
-            from .options import AUGMENT_VERSION
-
-            keyed["augment_version"] = AUGMENT_VERSION
-        canonical = json.dumps(keyed, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        """A hash of what decides the result (not where it runs): the condition's fields and its `inputs`."""
+        return key_of(self.to_dict(), self.inputs)
 
     @property
     def name(self) -> str:
@@ -119,6 +147,12 @@ class Condition:
 
     def path(self, root: Path | None = None) -> Path:
         return (root or results_dir()) / "runs" / self.dataset / f"{self.name}.json"
+
+
+def key_of(condition: dict[str, Any], inputs: dict[str, Any]) -> str:
+    """The key of a condition (`Condition.to_dict()`) made with `inputs`: what a record's own fields re-derive."""
+    canonical = json.dumps({"condition": condition, "inputs": inputs}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -259,19 +293,26 @@ def validity(condition: Condition, table: dict[str, Any], alpha: float = 0.01) -
     return out
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or None if out.returncode == 0 else None
+        out = subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def _git_commit() -> str | None:
+    return _git("rev-parse", "HEAD") or None
 
 
 def software() -> dict[str, Any]:
     import torch
     import transformers
 
-    return {"icft": __version__, "git_commit": _git_commit(), "torch": torch.__version__, "transformers": transformers.__version__}
+    # dirty: the library's code differs from the commit (what made the record is not exactly that commit)
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "lib")
+    return {"icft": __version__, "git_commit": _git_commit(), "git_dirty": bool(dirty) if dirty is not None else None,
+            "torch": torch.__version__, "transformers": transformers.__version__}
 
 
 # The CPU features that decide which kernels run, and so the last digits of a float.
@@ -378,6 +419,7 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
         "format": RECORD_FORMAT,
         "key": condition.key,
         "condition": condition.to_dict(),
+        "inputs": condition.inputs,
         "data": {"folder": _relative(folder, root), "documents": len(documents), "questions": _questions_by_split(questions)},
     }
     compute: dict[str, float] = {"train_flops": 0.0, "augment_flops": 0.0, "eval_flops": 0.0}

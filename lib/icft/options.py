@@ -144,10 +144,7 @@ class FinetuneConfig:
 # ------------------------------------------------------------------------------------ augmentation
 
 KINDS = ("local", "global", "both", "oracle")
-# What augmentation generates, given its config: part of the key of every augmented condition, so a
-# change here is never answered from an old record. 2: local augmentation draws its `max_sentences`
-# from every document (1 drew them from the `max_documents` focus documents of global augmentation).
-AUGMENT_VERSION = 2  # and the oracle's budget is max_sentences (1: max_documents)
+# What augmentation generates is versioned with the other components in `icft.versions`.
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ beyond the paper run for the first seed only, to keep the CPU profile affordable
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any, Callable, Sequence
 
@@ -130,6 +131,20 @@ NOTEBOOKS: dict[str, Callable[..., dict[str, list[Condition]]]] = {
     "06_beyond_the_paper": beyond_the_paper,
 }
 
+# `make figN` and `make verify FIG=figN`: each figure of the paper is its notebook's conditions.
+FIGURES: dict[str, str] = {
+    "fig2": "01_reversal_curse", "fig3": "02_simple_reversals_syllogisms", "fig4": "03_semantic_structure",
+    "splitting": "04_sentence_splitting", "process": "05_process_knowledge", "beyond": "06_beyond_the_paper",
+    "claims": "07_claims",
+}
+
+
+def figure_notebook(figure: str) -> str:
+    """The notebook behind a figure name (IcftError naming the figures that exist)."""
+    if figure not in FIGURES:
+        raise IcftError(f"no figure {figure!r}", fix=f"use one of {', '.join(FIGURES)}")
+    return FIGURES[figure]
+
 
 def _steps_of(c: Condition) -> int:
     """The optimizer steps a fine-tuning condition takes (its `epochs` resolved on its data)."""
@@ -157,8 +172,8 @@ def conditions(notebook: str, profile: str, model: str, seeds: Sequence[int], rc
     out: dict[str, Condition] = {}
     for name in names:
         for group in NOTEBOOKS[name](profile, model, list(seeds), rc_data=rc_data).values():
-            for c in group:
-                out.setdefault(c.key, c)
+            for c in group:  # by its fields, not its key: listing a plan hashes no model folder
+                out.setdefault(json.dumps(c.to_dict(), sort_keys=True, default=str), c)
     return list(out.values())
 
 

@@ -131,14 +131,12 @@ def tokens_per_word(tokenizer: Any, words: Iterable[str]) -> dict[str, Any]:
 def default_tokenizer(model: str = DEFAULT_MODEL) -> tuple[Any, str]:
     """(tokenizer, note) of an embedded model, for the data cards' tokens-per-word statistics.
 
-    Loads the tokenizer only (never the weights). Returns (None, why) when the model cannot be
+    Loads the tokenizer only (never the weights, which are not even converted for it). Returns (None, why) when the model cannot be
     prepared, so a data set still builds on a machine without it.
     """
     try:
-        from transformers import AutoTokenizer
+        from .models import load_tokenizer
 
-        from .models import prepare
-
-        return AutoTokenizer.from_pretrained(str(prepare(model))), model
+        return load_tokenizer(model), model
     except Exception as e:  # any failure only costs the statistic
         return None, f"tokenizer of {model} unavailable ({type(e).__name__}: {e})"

@@ -38,7 +38,6 @@ from .filter import (
 )
 from .method import (
     KINDS,
-    VERSION,
     AugmentConfig,
     AugmentResult,
     augment,
@@ -57,7 +56,7 @@ from .prompts import (
 
 __all__ = [
     "CACHE_FORMAT", "FEWSHOT_WORDS", "FILTERS", "GLOBAL_STOPS", "KINDS", "LOCAL_STOPS", "MAX_WORDS", "MIN_WORDS",
-    "VERSION", "AugmentConfig", "AugmentResult", "Generation", "GenerationStats", "SentenceFilter", "augment",
+    "AugmentConfig", "AugmentResult", "Generation", "GenerationStats", "SentenceFilter", "augment",
     "clean_line", "context_fraction_that_fits", "fewshot_clashes", "fewshot_text", "generate",
     "global_prompt", "local_prompt", "model_id", "parse_generation", "prompt_texts",
 ]

@@ -25,10 +25,15 @@ def _sha(obj: Any) -> str:
 
 
 def model_id(model: Any) -> dict[str, Any]:
-    """What identifies a model in a cache key: its name or folder, size and dtype."""
+    """What identifies a model in a cache key: the content of the folder it was loaded from (never its
+    path, so shipped generations are found on any machine, and new weights at a path are not), its
+    size and dtype."""
+    from ..registry import folder_sha256
+
     p = next(model.parameters())
-    return {"name": str(getattr(model.config, "_name_or_path", "") or type(model).__name__),
-            "parameters": int(sum(x.numel() for x in model.parameters())), "dtype": str(p.dtype),
+    where = str(getattr(model.config, "_name_or_path", "") or "")
+    ident = folder_sha256(Path(where)) if where and Path(where).is_dir() else where or type(model).__name__
+    return {"sha256": ident, "parameters": int(sum(x.numel() for x in model.parameters())), "dtype": str(p.dtype),
             "class": type(model).__name__}
 
 

@@ -12,7 +12,6 @@ from typing import Any, Sequence
 from ..errors import IcftError
 from ..generate import Generation, GenerationStats, generate
 from ..icl import largest_fraction, select_documents, uses_chat
-from ..options import AUGMENT_VERSION as VERSION  # noqa: F401 (re-exported)
 from ..options import KINDS, AugmentConfig  # noqa: F401 (re-exported)
 from ..paths import results_dir
 from ..records import Document
