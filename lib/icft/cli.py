@@ -37,7 +37,8 @@ def _models_list(args: argparse.Namespace) -> int:
         spec = models.EMBEDDED.get(name) or models.TINY[name]
         where = models.cached_model_dir(name)
         state = "cached" if (where / models.MANIFEST).is_file() else "not converted yet"
-        print(f"{name:24s} {state:18s} {spec.description}")
+        # the identity every record's key holds (an embedded model's: its GGUF file's sha256)
+        print(f"{name:24s} {state:18s} sha256 {models.model_sha256(name)[:12]}  {spec.description}")
     return 0
 
 
@@ -240,6 +241,9 @@ def _verify(args: argparse.Namespace) -> int:
     if not shipped:
         raise IcftError(f"no current shipped record for {'figure ' + args.figure if args.figure else 'this plan'}",
                         fix="`icft records status` says which records are missing or stale")
+    if st.missing:
+        print(f"[verify] {len(st.missing)} of the {st.planned} conditions have no current shipped record and are not verified "
+              "(`icft records status`)", flush=True)
     if args.names:
         chosen = verify.find(shipped, args.names)
     elif args.figure:
@@ -337,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # `icft records status | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except IcftError as e:
         print(f"icft: error: {e}", file=sys.stderr)
         return e.exit_code

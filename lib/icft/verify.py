@@ -160,13 +160,20 @@ def run(records: Sequence[dict[str, Any]], scratch: Path | None = None, device: 
     from . import experiment
     from .provenance import commit_of
 
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     scratch = scratch or repo_root() / "build" / "verify" / time.strftime("%Y%m%d-%H%M%S")
     rows = []
     for i, shipped in enumerate(records, 1):
         c = Condition.from_dict(shipped["condition"], device=device)
         print(f"[verify] ({i}/{len(records)}) {c.name}: re-deriving (shipped one took {_took(shipped)})", flush=True)
         t = time.perf_counter()
-        fresh = experiment.run(c, root=scratch, force=True, progress=False)
+        with warnings.catch_warnings():  # as in run_all: peft's deprecation notice says nothing to act on
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            fresh = experiment.run(c, root=scratch, force=True, progress=False)
         row = {"name": c.name, "key": c.key, "method": c.method, "dataset": c.dataset, "seconds": round(time.perf_counter() - t, 1),
                "shipped_commit": commit_of(shipped), "shipped_machine": (shipped.get("machine") or {}).get("cpu"),
                **compare(shipped, fresh)}
