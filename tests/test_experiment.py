@@ -196,3 +196,18 @@ def test_record_file_names_are_safe_whatever_the_model_argument(tmp_path, model,
     assert path.resolve().is_relative_to((tmp_path / "runs").resolve())
     assert experiment.model_slug(model) != experiment.model_slug(model + "2")  # the hash tells folders apart
     assert experiment.model_slug("tiny-gemma-3") == "tiny-gemma-3"  # plain names stay as they are
+
+
+def test_an_icl_condition_naming_no_fraction_takes_the_largest_that_fits(tmp_path, monkeypatch):
+    """As in the first build: a context longer than the window is halved until it fits (here a window
+    made small), not refused."""
+    from icft import icl
+
+    full = experiment.run(experiment.condition("simple_reversals", "icl", profile="smoke", model="tiny-gemma-3", device="cpu"),
+                          root=tmp_path, progress=False)
+    assert full["icl"]["fraction"] == 1.0
+    real_room = icl.room
+    monkeypatch.setattr(icl, "room", lambda model, longest: real_room(model, longest) and 200)
+    halved = experiment.run(experiment.condition("simple_reversals", "icl", profile="smoke", model="tiny-gemma-3", seed=1,
+                                                 device="cpu"), root=tmp_path, progress=False)
+    assert 0 < halved["icl"]["fraction"] < 1.0

@@ -426,7 +426,9 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
 
     icl_options = None
     if condition.method == "icl":
-        icl_options = icl.resolve(model, tokenizer, documents, questions, icl.ICLOptions(**{"seed": condition.seed, **condition.icl}))
+        # a condition that names no fraction takes the largest that fits the window, as the first build did
+        # (SmolLM2's 8k window holds half of the quick reversal curse's documents, Gemma's 32k all of them)
+        icl_options = icl.resolve(model, tokenizer, documents, questions, icl.ICLOptions(**{"seed": condition.seed, "fraction": "auto", **condition.icl}))
         record["icl"] = icl_options.to_dict()
     elif condition.method in ("finetune", "augmented"):
         from . import finetune as ft
