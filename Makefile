@@ -113,6 +113,6 @@ bench: models
 clean:
 	rm -rf build paper/build figures/*.png figures/*.pdf .pytest_cache
 
-# Build products only: the shipped records (results/runs, augment, checks) are part of the checkout.
+# Build products only: the shipped records (results/runs, augment, checks) and the settings search (results/search) are part of the checkout.
 clean-results:
-	@test ! -d results || find results -mindepth 1 -maxdepth 1 ! -name runs ! -name augment ! -name checks -exec rm -rf {} +
+	@test ! -d results || find results -mindepth 1 -maxdepth 1 ! -name runs ! -name augment ! -name checks ! -name search -exec rm -rf {} +

@@ -15,7 +15,9 @@ stages is "rest" (kernel start, reading records, plots, reused records' loading)
 
     python bench/paper.py [--results DIR]
 
-Prints the table and, as its last line, the stage with the biggest share of the recorded time.
+Prints the table, the FLOPs by stage and notebook (`record["compute"]`: training, augmentation,
+evaluation; machine-independent, so builds on different machines compare) and the machines the
+records were made on, and, as its last line, the stage with the biggest share of the recorded time.
 Writes results/bench/paper.json.
 """
 
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 STAGES = ("train", "augment", "eval", "load_model", "data")
+FLOP_STAGES = {"train": "train_flops", "augment": "augment_flops", "eval": "eval_flops"}  # record["compute"] fields
 LABELS = {"train": "training", "augment": "augmentation", "eval": "evaluation", "load_model": "model loading", "data": "data"}
 
 
@@ -47,8 +50,13 @@ def records(results: Path) -> dict[str, dict[str, Any]]:
             continue
         cond = rec.get("condition") or {}
         timings = {k: float(v) for k, v in rec["timings"].items() if isinstance(v, (int, float))}
+        compute = rec.get("compute") if isinstance(rec.get("compute"), dict) else {}
+        flops = {s: float(compute.get(f, 0.0) or 0.0) for s, f in FLOP_STAGES.items()}
+        m = rec.get("machine") or {}
+        where = f"{m.get('cpu', '?')} ({'+'.join(m.get('cpu_flags') or []) or 'no flags'}, {m.get('threads', '?')} threads)"
         out[str(rec.get("key") or path.stem)] = {"name": path.stem, "dataset": cond.get("dataset"), "method": cond.get("method"),
-                                                 "profile": cond.get("profile"), "timings": timings}
+                                                 "profile": cond.get("profile"), "timings": timings, "flops": flops,
+                                                 "machine": where}
     return out
 
 
@@ -127,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         recorded = sum(sums.values())
         rest = wall - recorded if isinstance(wall, (int, float)) else None
         per_notebook[name] = {"wall_seconds": wall, "records": len(keys), "stages": sums, "rest_seconds": rest,
+                              "flops": {s: sum(recs[k]["flops"][s] for k in keys) for s in FLOP_STAGES},
                               **{k: notebooks.get(name, {}).get(k) for k in ("profile", "model", "seeds", "device")}}
         rows.append([name, f"{wall:,.0f}" if isinstance(wall, (int, float)) else "-", str(len(keys)),
                      *(f"{sums[s]:,.0f}" for s in STAGES), f"{rest:,.0f}" if rest is not None else "-"])
@@ -136,13 +145,22 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(["total", f"{wall_total:,.0f}" if wall_total is not None else "-", str(len(recs)), *(f"{totals[s]:,.0f}" for s in STAGES), ""])
     print(f"seconds per notebook (wall) and per stage (summed over the records each notebook ran), from {results}")
     print(table(rows, ["notebook", "wall", "records", *(LABELS[s] for s in STAGES), "rest"]))
+    print("FLOPs per notebook: " + "; ".join(f"{n} {sum(v['flops'].values()):.3g}" for n, v in per_notebook.items()))
 
+    flops = {s: sum(r["flops"][s] for r in recs.values()) for s in FLOP_STAGES}
+    machines: dict[str, int] = {}
+    for r in recs.values():
+        machines[r["machine"]] = machines.get(r["machine"], 0) + 1
+    print(f"FLOPs (machine-independent, icft.compute): {sum(flops.values()):.3g} in all; "
+          + ", ".join(f"{LABELS[s]} {v:.3g}" for s, v in flops.items()))
+    print("records made on: " + "; ".join(f"{n} on {m}" for m, n in sorted(machines.items(), key=lambda kv: -kv[1])))
     shares = {s: (totals[s] / total if total else 0.0) for s in STAGES}
     order = sorted(STAGES, key=lambda s: shares[s])
     print("share of the recorded time: " + ", ".join(f"{LABELS[s]} {shares[s]:.0%}" for s in order))
     record = {
         "benchmark": "paper", "results": str(results), "notebooks": per_notebook, "notebook_wall_seconds": wall_total,
-        "record_seconds": totals, "record_shares": shares, "records": len(recs),
+        "record_seconds": totals, "record_shares": shares, "records": len(recs), "record_flops": flops,
+        "total_flops": sum(flops.values()), "machines": machines,
         "biggest": order[-1] if total else None,
     }
     atomic_write_json(Path(args.out) if args.out else results / "bench" / "paper.json", record)

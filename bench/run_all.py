@@ -8,7 +8,7 @@ section per benchmark with its headline numbers (scalars, a few small maps), plu
     {
       "scoring":  {"status": "ok", "ratio": 126.8, "target": 20, "meets_target": true,
                    "ours_tokens_per_s": ..., "baseline_tokens_per_s": ..., "max_abs_diff_nats": ..., ...},
-      "finetune": {"status": "ok", "ratio": ..., "target": 1.5, "meets_target": ..., "ours_tokens_per_s": ...,
+      "finetune": {"status": "ok", "ratio": ..., "target": null, "meets_target": ..., "ours_tokens_per_s": ...,
                    "baseline_tokens_per_s": ..., "flop_fraction": ..., "flop_fraction_target": 0.5,
                    "final_loss_ours": ..., "final_loss_baseline": ..., "losses_agree": ...,
                    "same_batches_max_rel_diff": ..., "same_batches_ok": ..., ...},
@@ -68,7 +68,8 @@ def _scoring(r: dict[str, Any]) -> dict[str, Any]:
 
 def _finetune(r: dict[str, Any]) -> dict[str, Any]:
     return {
-        "ratio": r.get("ratio"), "target": r.get("target"), "meets_target": r.get("meets_target"),
+        # the speedup over the Trainer is shown, not targeted; the target is the loop's share of the GEMM peak
+        "ratio": r.get("ratio"), "target": None, "meets_target": r.get("meets_target"),
         "ours_tokens_per_s": _get(r, "ours", "tokens_per_s"), "baseline_tokens_per_s": _get(r, "baseline", "tokens_per_s"),
         "ours_padding_fraction": _get(r, "ours", "padding_fraction"),
         "baseline_padding_fraction": _get(r, "baseline", "padding_fraction"),

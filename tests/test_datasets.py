@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from icft import cli, datasets
 from icft.datasets import berglund, process_knowledge as pk, reversal_curse as rc
+from icft.datasets import base
 from icft.datasets.base import normalise_ws
 from icft.errors import IcftError
 from icft.logic import entails, parse
@@ -76,7 +79,8 @@ def test_full_sizes(full):
     assert len(full["simple_reversals"].documents) == 1000
     assert len({d.meta["fact"] for d in full["simple_reversals"].documents}) == 100
     assert split_counts("simple_reversals") == {"reversal": 100, "forward": 100}
-    assert len(full["simple_syllogisms"].documents) == 69 and split_counts("simple_syllogisms") == {"syllogism": 69}
+    assert len(full["simple_syllogisms"].documents) == 69
+    assert split_counts("simple_syllogisms") == {"syllogism": 69, "premises": 69}
     assert len(full["reversal_curse"].documents) == 3600
     assert split_counts("reversal_curse") == {"reversal": 300, "p2d": 300, "d2p": 300}
     assert split_counts("process_knowledge") == {"compositional": 90, "trained": 50}
@@ -89,6 +93,25 @@ def test_no_generalization_test_sentence_in_training(name, full):
         if q.split in GENERALIZATION_SPLITS:
             sentence = normalise_ws(q.prompt + q.choices[q.answer])
             assert not any(sentence in t for t in train), (q.id, sentence)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick"])
+@pytest.mark.parametrize("name", NAMES)
+def test_validation_questions_ask_the_trained_direction_in_other_words(name, profile):
+    """Every data set has validation questions (what fine-tuning watches and the settings search judges
+    by): of a trained split, well-formed, not a test question, derived from the training documents
+    alone (the same without the test questions), fixed by the seed."""
+    gen = datasets.generate(name, profile, 0)[0]
+    val = datasets.validation_questions(name, gen, 0)
+    spec = datasets.spec(name)
+    assert len(val) >= 8 and {q.split for q in val} == {"validation"} and {q.subset for q in val} <= set(spec.trained_splits)
+    assert len({q.id for q in val}) == len(val) and not {q.id for q in val} & {q.id for q in gen.questions}
+    base.check_records(name, base.Generated(gen.documents, val, []))
+    tests = {normalise_ws(q.prompt) for q in gen.questions}
+    assert not any(normalise_ws(q.prompt) in tests for q in val), "a validation prompt is a test prompt"
+    blind = base.Generated(gen.documents, [], gen.design, gen.nonsense_words, gen.extra, gen.entities)
+    assert [q.to_dict() for q in datasets.validation_questions(name, blind, 0)] == [q.to_dict() for q in val]
+    assert [q.to_dict() for q in datasets.validation_questions(name, gen, 0)] == [q.to_dict() for q in val]
 
 
 def test_nonsense_words_in_every_data_set(full):
@@ -128,7 +151,7 @@ def test_exactly_one_valid_syllogism_choice(profile):
     gen = datasets.generate("simple_syllogisms", profile, 0)[0]
     docs = {d.meta["example"]: d for d in gen.documents}
     subsets = set()
-    for q in gen.questions:
+    for q in (q for q in gen.questions if q.split == "syllogism"):
         premises = _premises(docs[q.meta["example"]].text)
         assert len(premises) == 2
         valid = [i for i, c in enumerate(q.choices) if entails(premises, parse(c))]
@@ -136,6 +159,87 @@ def test_exactly_one_valid_syllogism_choice(profile):
         assert len(q.choices) in (5, 6)
         subsets.add(q.subset)
     assert subsets == {"all", "some", "no"}
+
+
+@pytest.mark.parametrize("profile, n", [("smoke", 9), ("quick", 36), ("full", 69)])
+def test_syllogism_premises_split(profile, n):
+    """Premise recall: one question per example, in the syllogism split's form over a premise's two terms;
+    the answer is the trained premise, the only entailed choice; the asked quantifiers are balanced."""
+    gen = datasets.generate("simple_syllogisms", profile, 0)[0]
+    spec = datasets.spec("simple_syllogisms")
+    assert spec.version == "2" and spec.trained_splits == ("premises",) and spec.splits == ("premises", "syllogism")
+    docs = {d.meta["example"]: d for d in gen.documents}
+    qs = [q for q in gen.questions if q.split == "premises"]
+    assert len(qs) == n and [q.meta["example"] for q in qs] == list(range(n))
+    assert len({q.id for q in qs}) == n and all(q.id.startswith("syl-p") for q in qs)
+    assert [q.split for q in gen.questions] == ["syllogism"] * n + ["premises"] * n  # new questions after the old
+    first_term_is_subject = 0
+    for q in qs:
+        premises = _premises(docs[q.meta["example"]].text)
+        answer = parse(q.choices[q.answer])
+        assert answer in premises and answer.text() == q.meta["premise"] and q.subset == answer.quantifier
+        assert [i for i, c in enumerate(q.choices) if entails(premises, parse(c))] == [q.answer], (q.id, q.choices)
+        terms = {answer.subject, answer.predicate}
+        assert q.prompt in (f"The relationships between {a} and {b} are:" for a in terms for b in terms - {a})
+        assert all({parse(c).subject, parse(c).predicate} == terms for c in q.choices)
+        # the same choices as a syllogism question: the six statements less the answer's equivalent converse
+        assert len(q.choices) == (6 if q.subset == "all" else 5) and q.chance == 1 / len(q.choices)
+        if any(p.quantifier != "all" for p in premises):  # the Some or No premise is the one asked
+            assert q.subset != "all"
+        first_term_is_subject += q.prompt.split()[3] == answer.subject
+    assert Counter(q.subset for q in qs) == {s: n // 3 for s in ("all", "some", "no")}  # chance 1/3 per quantifier
+    chance = base.counts(gen.questions)["chance"]
+    assert chance["premises"] == chance["syllogism"] == round((1 / 6 + 2 / 5) / 3, 4)
+    if n >= 36:  # neither the term order of the prompt nor the answer's index gives the answer away
+        assert 0.25 < first_term_is_subject / n < 0.75
+        assert len({q.answer for q in qs}) >= 4
+
+
+def test_syllogism_questions_are_version_1s():
+    """Version 2 added the premises split after the syllogism questions, from a random stream of its own:
+    the training file and the syllogism questions are byte for byte version 1's (quick, seed 0)."""
+    gen = datasets.generate("simple_syllogisms", "quick", 0)[0]
+    files = base.render(gen)
+    lines = files["test.jsonl"].splitlines(keepends=True)
+    syllogism = "".join(line for line in lines if json.loads(line)["split"] == "syllogism")
+    assert hashlib.sha256(files["train.jsonl"].encode()).hexdigest() == \
+        "7362744def14d554876239170e30b9cb9d49f6c251bbae87e09d6366257b2ddf"
+    assert hashlib.sha256(syllogism.encode()).hexdigest() == \
+        "c24b82975693edc423c19079f6f58072d407176a85c5fd78b001671a40570d31"
+
+
+@pytest.mark.parametrize("profile, n", [("smoke", 18), ("quick", 72)])
+def test_syllogism_validation_questions(profile, n):
+    """Premise recall in validation context lines: two per example, each the trained premise among the
+    premises split's choices; derived from the training documents alone."""
+    from icft.datasets import simple_syllogisms as syl
+
+    gen = datasets.generate("simple_syllogisms", profile, 0)[0]
+    qs = datasets.validation_questions("simple_syllogisms", gen, 0)
+    assert len(qs) == n and all(q.split == "validation" and q.subset == "premises" for q in qs)
+    assert len({q.id for q in qs}) == n and all(q.id.startswith("syl-validation-") for q in qs)
+    base.check_records("simple_syllogisms", base.Generated(gen.documents, qs, []))
+    heads = [c.split("{a}")[0] for c in (syl.CONTEXT, syl.TEST_CONTEXT)]
+    test_prompts = {q.prompt for q in gen.questions}
+    docs = {d.meta["example"]: d for d in gen.documents}
+    for q in qs:
+        premises = _premises(docs[q.meta["example"]].text)
+        answer = parse(q.choices[q.answer])
+        assert answer in premises and answer.text() == q.meta["premise"]
+        assert [i for i, c in enumerate(q.choices) if entails(premises, parse(c))] == [q.answer]
+        assert len(q.choices) == (6 if answer.quantifier == "all" else 5)
+        assert q.prompt not in test_prompts and not any(q.prompt.startswith(h) for h in heads)
+        context = syl.VALIDATION_CONTEXTS[q.meta["validation_context"]]
+        terms = [answer.subject, answer.predicate]
+        assert q.prompt in (context.format(a=terms[0], b=terms[1]), context.format(a=terms[1], b=terms[0]))
+    per_example = Counter(q.meta["example"] for q in qs)
+    assert set(per_example.values()) == {2}
+    for e in per_example:  # two different context lines per example
+        assert len({q.meta["validation_context"] for q in qs if q.meta["example"] == e}) == 2
+    assert Counter(q.meta["premise"].split()[0] for q in qs) == {"All": n // 3, "Some": n // 3, "No": n // 3}
+    blind = base.Generated(gen.documents, [], [])
+    assert syl.validation_questions(blind, 0) == qs  # the test questions are not read
+    assert syl.validation_questions(gen, 1) != qs
 
 
 def test_process_knowledge_held_out(full):

@@ -57,6 +57,21 @@ def test_only_the_main_process_of_a_launch_writes(tmp_path, monkeypatch):
     assert cond.path(tmp_path).exists() and (tmp_path / rec["adapter"]).exists()
 
 
+def test_fine_tuning_watches_the_validation_split(tmp_path):
+    """A condition with eval_every checks the trained direction on a seeded sample of its validation
+    questions while training; the record keeps every check, which questions, and their FLOPs."""
+    cond = _cond(method="finetune", finetune={"steps": 4, "batch_size": 4, "eval_every": 2, "eval_questions": 4})
+    rec = experiment.run(cond, root=tmp_path, progress=False)
+    t = rec["training"]
+    assert [e["step"] for e in t["evals"]] == [2, 4] and t["steps"] == t["max_steps"] == 4 and not t["stopped_early"]
+    assert all(0 <= e["accuracy"] <= 1 for e in t["evals"])
+    v = t["validation"]
+    assert v["questions"] == 4 == len(v["ids"]) and v["checks"] == 2 and all("-validation-" in i for i in v["ids"])
+    plain = experiment.run(_cond(method="finetune", finetune={"steps": 4, "batch_size": 4}), root=tmp_path, progress=False)
+    assert plain["training"]["evals"] == [] and "validation" not in plain["training"]
+    assert rec["compute"]["eval_flops"] > plain["compute"]["eval_flops"]  # the checks are counted
+
+
 def test_same_condition_gives_the_same_record_apart_from_timings(tmp_path):
     cond = _cond()
     a = experiment.run(cond, root=tmp_path / "a", progress=False)

@@ -173,6 +173,42 @@ def test_training_memorises_and_scoring_sees_it(tiny_smollm2):
     assert max(log.lrs) == pytest.approx(3e-2) and log.lrs[0] < log.lrs[1] and log.lrs[-1] < 0.05 * 3e-2
 
 
+def test_validation_checks_and_the_stopping_rule(tiny_smollm2):
+    """The monitor runs every eval_every steps (model in eval mode, no gradients) and after the last
+    step; stop_at ends training at the first check that reaches it, and the log says where."""
+    seen = []
+
+    def monitor(model):
+        seen.append((model.training, torch.is_grad_enabled()))
+        return [0.5, 0.7, 0.9, 1.0][min(len(seen) - 1, 3)]
+
+    cfg = FinetuneConfig(method="full", lr=1e-2, steps=10, batch_size=2, warmup_steps=1, eval_every=4)
+    _, log = finetune(_fresh(tiny_smollm2)[0], tiny_smollm2[1], FACT_DOCS, cfg, progress=False, monitor=monitor)
+    assert [e["step"] for e in log.evals] == [4, 8, 10] and log.steps == log.max_steps == 10 and not log.stopped_early
+    assert seen == [(False, False)] * 3 and [e["accuracy"] for e in log.evals] == [0.5, 0.7, 0.9]
+    assert log.evals[0]["tokens"] < log.evals[1]["tokens"] < log.evals[2]["tokens"] == log.tokens
+    seen.clear()
+    cfg = FinetuneConfig(**{**cfg.to_dict(), "eval_every": 2, "stop_at": 0.9})
+    model, log = finetune(_fresh(tiny_smollm2)[0], tiny_smollm2[1], FACT_DOCS, cfg, progress=False, monitor=monitor)
+    assert [e["step"] for e in log.evals] == [2, 4, 6] and log.steps == len(log.losses) == 6 and log.stopped_early
+    assert log.max_steps == 10 and not model.training and log.eval_seconds > 0
+    with pytest.raises(IcftError, match="no monitor"):
+        finetune(_fresh(tiny_smollm2)[0], tiny_smollm2[1], FACT_DOCS, cfg, progress=False)
+
+
+def test_body_finetuning_leaves_the_vocabulary_matrices(tiny_gemma):
+    """`body`: every weight trains but the input embeddings and the (tied) output layer."""
+    model, tok = _fresh(tiny_gemma)
+    embed = model.get_input_embeddings().weight.detach().clone()
+    layer = next(p for n, p in model.named_parameters() if "layers.0" in n and p.ndim == 2)
+    before = layer.detach().clone()
+    model, log = finetune(model, tok, FACT_DOCS, FinetuneConfig(method="body", lr=1e-2, steps=3, batch_size=2, warmup_steps=0),
+                          progress=False)
+    assert torch.equal(model.get_input_embeddings().weight, embed) and not model.get_output_embeddings().weight.requires_grad
+    assert not torch.equal(layer, before)
+    assert log.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad) > 0
+
+
 def test_same_seed_same_losses(tiny_smollm2):
     cfg = FinetuneConfig(lr=1e-2, steps=6, batch_size=2, warmup_steps=1, split="independent", lora_dropout=0.1, seed=3)
     runs = [finetune(_fresh(tiny_smollm2)[0], tiny_smollm2[1], MIXED_DOCS, cfg, progress=False)[1].losses for _ in range(2)]
@@ -337,7 +373,8 @@ def test_bf16_base_trains_like_fp32_and_is_put_back(tiny_smollm2):
         dict(method="qlora"), dict(schedule="linear"), dict(split="paragraph"), dict(loss_on="prompt"), dict(lr=0.0),
         dict(lr=-1e-4), dict(steps=0), dict(batch_size=0), dict(batch_size=2.5), dict(epochs=0), dict(warmup_steps=-1),
         dict(max_grad_norm=-1.0), dict(lora_dropout=1.0), dict(max_length=0), dict(micro_batch_size=0),
-        dict(micro_batch_size=2.0), dict(precision="fp16"),
+        dict(micro_batch_size=2.0), dict(precision="fp16"), dict(eval_every=-1), dict(eval_questions=0),
+        dict(stop_at=0.95), dict(stop_at=1.5, eval_every=5),
     ],
 )
 def test_bad_configs_raise(bad):

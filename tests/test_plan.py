@@ -71,12 +71,16 @@ def test_rc_data_applies_to_every_reversal_curse_condition_of_a_build():
         {c.key for c in plan.conditions("all", "smoke", "tiny-gemma-3", [0, 1]) if c.dataset != "reversal_curse"}
 
 
-def test_sentence_splitting_runs_match_the_unsplit_step_count():
-    runs = plan.sentence_splitting("quick", "gemma-3-270m", [0])["semantic_structure"]
-    base = experiment.condition("semantic_structure", "finetune", profile="quick")
-    assert runs[0] == base
-    steps = plan._steps_of(base)
-    assert steps > 1 and all(r.finetune["steps"] == steps and r.finetune["epochs"] is None for r in runs[1:])
+@pytest.mark.parametrize("profile", ["smoke", "quick", "full"])
+def test_sentence_splitting_runs_take_one_fixed_budget(profile):
+    """C6 compares splits at matched steps: every run takes the same fixed number of steps and none
+    stops early; the unsplit run is the headline FT only where that runs the same fixed budget."""
+    runs = plan.sentence_splitting(profile, "gemma-3-270m", [0])["semantic_structure"]
+    base = experiment.condition("semantic_structure", "finetune", profile=profile)
+    steps = {plan._steps_of(r) for r in runs}
+    assert len(steps) == 1 and steps.pop() == (profiles.matched_steps("semantic_structure", profile) or plan._steps_of(base))
+    assert all(r.finetune.get("stop_at") is None for r in runs)
+    assert (runs[0] == base) == (base.finetune.get("stop_at") is None and plan._steps_of(base) == plan._steps_of(runs[0]))
     assert [r.finetune["split"] for r in runs] == list(plan.SPLITS)
 
 
@@ -113,10 +117,14 @@ def test_summary_pools_seeds_and_counts_each_record_once():
     budget = _record("augmented", 0, {"reversal": (0.9, 100)}, augment={"kind": "oracle", "max_sentences": 20})
     assert variant_of(budget["condition"]) == Variant.of("augmented", kind="oracle", max_sentences=20)
     assert labels.text(variant_of(budget["condition"])) == "augmented FT (oracle, 20 sentences)"
-    # the sentence-splitting runs of notebook 04: the split (smoke's 4 steps are the profile's own), not `epochs: None`
+    # the sentence-splitting runs of notebook 04: the split and the fixed budget (smoke's 4 steps are the
+    # profile's own), not `epochs: None`
     runs = plan.sentence_splitting("smoke", "tiny-gemma-3", [0])["semantic_structure"]
-    assert [variant_of(c) for c in runs] == [Variant("finetune"), Variant.of("finetune", split="independent"),
-                                             Variant.of("finetune", split="cumulative")]
+    fixed = {"eval_every": 0, "stop_at": None}
+    assert [variant_of(c) for c in runs] == [Variant.of("finetune", **fixed), Variant.of("finetune", split="independent", **fixed),
+                                             Variant.of("finetune", split="cumulative", **fixed)]
+    assert [labels.text(variant_of(c)) for c in runs] == ["FT (fixed budget)", "FT (split independent, fixed budget)",
+                                                          "FT (split cumulative, fixed budget)"]
 
 
 def test_claims_verdicts_follow_the_numbers():
@@ -139,6 +147,20 @@ def test_claims_verdicts_follow_the_numbers():
     assert c8["verdict"] == "not run" and c8["missing"]
     assert "C1" in claims.to_markdown([c1(table(0.02, 0.95, 0.93, 0.25))])
     assert c1(table(0.02, 0.95, 0.93, 0.25))["caveats"] == []
+
+
+def test_c6_compares_each_split_with_the_unsplit_run_of_its_budget():
+    """Sentence splitting is judged at matched steps: against the fixed-budget unsplit run of notebook
+    04, never against the headline FT run (which stops by its own rule)."""
+    def rec(c, acc):
+        return {"key": c.key, "condition": c.to_dict(), "validity": {},
+                "accuracy": {s: {"accuracy": acc, "n": 300, "chance": 0.25, "se": 0.0, "subsets": {}} for s in ("reversal", "syllogism")}}
+
+    unsplit, independent, cumulative = plan.sentence_splitting("smoke", "tiny-gemma-3", [0])["semantic_structure"]
+    headline = experiment.condition("semantic_structure", "finetune", profile="smoke", model="tiny-gemma-3")
+    recs = [rec(headline, 0.9), rec(unsplit, 0.2), rec(independent, 0.6), rec(cumulative, 0.5)]
+    c6 = next(e for e in claims.claims_table(analysis.summary(recs)) if e["claim"] == "C6")
+    assert c6["verdict"] == "reproduced" and c6["held"] == c6["of"] == 4, c6
 
 
 def test_claims_read_the_original_files_like_the_generated_set():

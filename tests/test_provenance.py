@@ -71,6 +71,7 @@ def test_a_folder_is_hashed_once_until_a_file_changes(tmp_path, model_folder, mo
 def test_bumping_a_component_version_makes_exactly_its_records_stale(tmp_path, monkeypatch):
     root = tmp_path / "results"
     conds = [experiment.condition("simple_reversals", m, profile="smoke", model="tiny-gemma-3") for m in ("pretrained", "icl", "finetune")]
+    old_icl = fake_record(conds[1], root).name
     for c in conds:
         fake_record(c, root)
     monkeypatch.setitem(versions.COMPONENTS, "icl", versions.COMPONENTS["icl"] + 1)
@@ -80,6 +81,11 @@ def test_bumping_a_component_version_makes_exactly_its_records_stale(tmp_path, m
     [(c, _, why)] = st.stale
     assert c.method == "icl" and why == f"icl version {versions.COMPONENTS['icl'] - 1} -> {versions.COMPONENTS['icl']}"
     assert "1 to compute (1 of them stale)" in provenance.summary(st)
+    # re-derived: the condition is current, and the record of the old key is superseded, still stale
+    fake_record(now[1], root)
+    st = provenance.status(now, root)
+    assert len(st.current) == 3 and not st.missing and [(c.method, p.name) for c, p, _ in st.stale] == [("icl", old_icl)]
+    assert provenance.summary(st).endswith(", 0 to compute")
 
 
 def test_records_status_lists_current_stale_missing_and_unusable(tmp_path, monkeypatch, capsys):

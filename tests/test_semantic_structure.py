@@ -400,3 +400,93 @@ def test_reasoner_chains_and_counts_premises():
     assert Fact("has", "abme", "drem") not in c  # nothing is inherited upward
     assert Fact("rel", "grud", "rony", "eats") not in c  # nor on the object side
     assert Fact.parse(Fact("rel", "a", "b", "lives in").id) == Fact("rel", "a", "b", "lives in")
+
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+
+@pytest.fixture(scope="module")
+def validation():
+    """profile -> (generated, its validation questions), seed 0."""
+    out = {}
+    for profile in ("quick", "smoke"):
+        gen = datasets.generate(ss.NAME, profile, 0)[0]
+        out[profile] = gen, datasets.validation_questions(ss.NAME, gen, 0)
+    return out
+
+
+@pytest.mark.parametrize("profile, n", [("quick", 60), ("smoke", 14)])
+def test_validation_counts_and_form(validation, profile, n):
+    gen, qs = validation[profile]
+    assert len(qs) == n
+    per_group = Counter(q.meta["group"] for q in qs)
+    assert set(per_group) == set(ss.validation.GROUPS)
+    if profile == "quick":  # one per 10 training documents and group
+        assert per_group == {"category_inclusion": 20, "property": 20, "relation": 20}
+    assert all(q.split == "validation" and q.subset == "rephrased" for q in qs)
+    assert len({q.id for q in qs}) == len(qs) and all(q.id.startswith("ss-validation-") for q in qs)
+    base.check_records(ss.NAME, base.Generated(gen.documents, qs, []))
+    assert all(2 <= len(q.choices) <= 4 and q.meta["chance"] == round(1 / len(q.choices), 6) for q in qs)
+    assert len({q.answer for q in qs}) > 2  # the correct index is random
+
+
+@pytest.mark.parametrize("profile", ["quick", "smoke"])
+def test_validation_asks_trained_facts_with_honest_distractors(validation, profile):
+    gen, qs = validation[profile]
+    stated = _stated(gen.documents)
+    trained = closure(stated)
+    world = closure(ss.profile_structure(profile).facts())
+    holdouts = set(gen.extra["held_out_categories"])
+    vocab = gen.extra["vocabulary"]
+    for q in qs:
+        facts = [Fact.parse(x) for x in q.meta["choice_facts"]]
+        right = facts[q.answer]
+        assert right.id == q.meta["fact"] and "forward" in stated[right] and right.subject not in holdouts, q.id
+        assert re.search(rf"\b{vocab[right.subject]}", q.prompt.lower()), q.id  # the subject is named in the prompt
+        for k, f in enumerate(facts):
+            assert q.choices[k].strip(" .").startswith(vocab[f.object]), (q.id, q.choices[k], f)
+            if k != q.answer:
+                assert f not in trained and f not in world, (q.id, f)
+                w = Fact.parse(q.meta["distractor_witnesses"][f.id])
+                assert w in trained and w.subject not in holdouts and w.object == f.object and w.subject != f.subject
+
+
+@pytest.mark.parametrize("profile", ["quick", "smoke"])
+def test_validation_phrasings_are_used_by_neither_training_nor_the_test(validation, profile):
+    gen, qs = validation[profile]
+    train = _norm("\n".join(d.text for d in gen.documents))
+    vp = {p.id: p for p in ss.VALIDATION_PHRASINGS}
+    assert not set(vp) & set(ss.PHRASING) and {q.meta["phrasing"] for q in qs} <= set(vp)
+    for p in vp.values():
+        assert _norm(p.marker) not in train and p.marker in p.template
+        assert not any(_norm(p.marker) in _norm(t.template) for t in ss.PHRASINGS), p.id
+    for q in qs:
+        assert _norm(q.prompt + q.choices[q.answer]) not in train, q.id
+    asked = {(t.prompt, t.choices[t.answer]) for t in gen.questions}
+    assert not any((q.prompt, q.choices[q.answer]) in asked for q in qs)
+    assert not {q.prompt for q in qs} & {t.prompt for t in gen.questions}
+
+
+def test_validation_is_derived_from_the_training_documents_only(validation):
+    gen, qs = validation["quick"]
+    blind = base.Generated(gen.documents, [], [], extra={"vocabulary": gen.extra["vocabulary"]})
+    assert ss.validation_questions(blind, 0) == qs  # the test questions are not read
+    assert ss.validation_questions(gen, 0) == qs  # deterministic
+    assert ss.validation_questions(gen, 1) != qs  # the seed draws the facts, phrasings and order
+    # the held-out categories it leaves out are found from the documents; they are the generator's
+    for profile in ("quick", "smoke"):
+        g = validation[profile][0]
+        assert ss.validation.held_out(_stated(g.documents)) == sorted(g.extra["held_out_categories"])
+
+
+def test_validation_leaves_the_generated_data_unchanged():
+    """Validation phrasings feed neither the vocabulary nor any random stream of the generator: the
+    data set's files are the ones version 2 always gave (sha256 of quick, seed 0)."""
+    gen = datasets.generate(ss.NAME, "quick", 0)[0]
+    datasets.validation_questions(ss.NAME, gen, 0)
+    files = base.render(gen)
+    assert hashlib.sha256(files["train.jsonl"].encode()).hexdigest() == \
+        "133a9aac56be615a073dede30051c7593c95649e25ce59dac4d4e270401f43cc"
+    assert hashlib.sha256(files["test.jsonl"].encode()).hexdigest() == \
+        "a7e82d8b6b3d9e0496c74aa9a79e9ed8c091f39f5171885bd166ce6b3826b264"

@@ -92,12 +92,9 @@ def missing_conditions(notebook: str, parameters: dict[str, Any]) -> int | None:
     """How many of a notebook's conditions have no record yet (None where `icft.plan` does not list them)."""
     from . import plan
 
-    name = "all" if notebook == "07_claims" else notebook
-    if name != "all" and name not in plan.NOTEBOOKS:
-        return None
-    todo = plan.conditions(name, parameters["profile"], parameters["model"], parse_seeds(parameters["seeds"]),
-                           rc_data=parameters.get("rc_data") or None)
-    return sum(not c.path().exists() for c in todo)
+    todo = plan.notebook_conditions(notebook, parameters["profile"], parameters["model"], parse_seeds(parameters["seeds"]),
+                                    rc_data=parameters.get("rc_data") or None)
+    return None if todo is None else sum(not c.path().exists() for c in todo)
 
 
 def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any], root: Path) -> float:
@@ -182,10 +179,9 @@ def plan_status(paths: list[Path], params: dict[str, Any]) -> "provenance.Status
     """The records the notebooks at `paths` use: current, stale or missing (`icft records status`)."""
     from . import plan
 
-    names = {p.stem for p in paths}
-    notebooks = ["all"] if "07_claims" in names else [n for n in plan.NOTEBOOKS if n in names]
-    conditions = {c.key: c for nb in notebooks for c in plan.conditions(nb, params["profile"], params["model"],
-                                                                        parse_seeds(params["seeds"]), rc_data=params.get("rc_data") or None)}
+    conditions = {c.key: c for p in paths
+                  for c in plan.notebook_conditions(p.stem, params["profile"], params["model"], parse_seeds(params["seeds"]),
+                                                    rc_data=params.get("rc_data") or None) or []}
     return provenance.status(list(conditions.values()))
 
 

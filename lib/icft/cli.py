@@ -217,6 +217,10 @@ def _records_status(args: argparse.Namespace) -> int:
             print(f"  stale    {c.name}: {path.name} ({why})")
         else:
             print(f"  missing  {c.name}")
+    current = {c.key for c, _ in st.current}
+    for c, path, why in st.stale:
+        if c.key in current:  # the condition has its current record: this older one only takes room
+            print(f"  superseded {path.name} ({why}; {c.name} is current)")
     for path, problem in st.unreadable:
         print(f"  unusable {path}: {problem}")
     if st.other:
@@ -232,8 +236,8 @@ def _verify(args: argparse.Namespace) -> int:
     from . import plan, provenance, verify
 
     if args.figure:
-        notebook = plan.figure_notebook(args.figure)
-        conditions = _plan_conditions(args, "all" if notebook == "07_claims" else notebook)
+        conditions = plan.notebook_conditions(plan.figure_notebook(args.figure), args.profile, args.model,
+                                              plan.parse_seeds(args.seeds), rc_data=args.rc_data or None) or []
     else:
         conditions = _plan_conditions(args)
     st = provenance.status(conditions)

@@ -42,13 +42,15 @@ def forward(model: Any, tokens: int, head_positions: int) -> float:
 def training(model: Any, tokens: int, loss_tokens: int | None = None, lora: bool | None = None) -> float:
     """Fine-tuning over `tokens` tokens, `loss_tokens` of them with loss (default all). Full FT: 6 per
     weight and token, the output layer at loss positions. LoRA: the frozen base 4 (no weight
-    gradients), the adapters 6, the frozen output layer 4 per loss position."""
+    gradients), the adapters 6, the frozen output layer 4 per loss position. A frozen output layer
+    (LoRA, or body-only FT, whose tied embeddings stay frozen) costs 4 per loss position, a trained one 6."""
     w = weights(model)
     loss_tokens = tokens if loss_tokens is None else loss_tokens
     lora = w.adapters > 0 if lora is None else lora
+    head = 6 if model.get_output_embeddings().weight.requires_grad else 4
     if lora:
         return float((4 * w.body + 6 * w.adapters) * tokens + 4 * w.head * loss_tokens)
-    return float(6 * w.body * tokens + 6 * w.head * loss_tokens)
+    return float(6 * w.body * tokens + head * w.head * loss_tokens)
 
 
 def generation(model: Any, prompt_tokens: int, generated_tokens: int) -> float:

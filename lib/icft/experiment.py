@@ -441,11 +441,15 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
                                                                                questions, root, progress)
             timings["augment"] = record["augmentation"].pop("seconds")
             train_docs += extra
+        monitor = _validation_monitor(condition, config, tokenizer, generated) if config.eval_every else None
         t = time.perf_counter()
-        model, log = ft.finetune(model, tokenizer, train_docs, config, progress=progress)
+        model, log = ft.finetune(model, tokenizer, train_docs, config, progress=progress, monitor=monitor)
         timings["train"] = time.perf_counter() - t
         record["training"] = _train_summary(log)
         compute["train_flops"] = log.flops  # the training log's own count: the output layer at loss tokens only
+        if monitor is not None:
+            record["training"]["validation"] = monitor.summary()
+            compute["eval_flops"] += monitor.flops(model)
         adapter = (root or results_dir()) / "adapters" / condition.name
         if _main_process():
             save_adapter(model, adapter)
@@ -457,10 +461,14 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
     else:
         result = scoring.score(model, tokenizer, questions, "", normalization=condition.normalization, progress=progress)
     timings["eval"] = time.perf_counter() - t
-    compute["eval_flops"] = flops.scoring(model, result.stats.forward_tokens, result.stats.scored_tokens)
+    compute["eval_flops"] += flops.scoring(model, result.stats.forward_tokens, result.stats.scored_tokens)
 
     record["accuracy"] = accuracy_table(result)
     record["validity"] = validity(condition, record["accuracy"])
+    if record.get("training", {}).get("evals"):  # what the stopping rule saw, beside what the test measured
+        t = record["training"]
+        record["validity"]["validation_accuracy"] = t["evals"][-1]["accuracy"]
+        record["validity"]["stopped_at_step"] = t["steps"] if t["stopped_early"] else None
     record["scoring"] = {k: v for k, v in dataclasses.asdict(result.stats).items() if k != "seconds"}
     record["compute"] = compute
     record["questions"] = result.to_records()
@@ -503,7 +511,50 @@ def _augment(condition: Condition, model: Any, tokenizer: Any, generated: Any, d
 def _train_summary(log: Any) -> dict[str, Any]:
     d = dataclasses.asdict(log)
     d.pop("seconds")  # timings go to record["timings"]
+    d.pop("eval_seconds")
     return d
+
+
+class ValidationMonitor:
+    """Fine-tuning's view of the trained direction: the accuracy on a seeded sample of the data set's
+    validation questions (`datasets.validation_questions`), scored by the scoring engine like any
+    test question. Never a reported split, never a generalization split."""
+
+    def __init__(self, questions: Sequence[Question], tokenizer: Any, normalization: str):
+        self.questions, self.tokenizer, self.normalization = list(questions), tokenizer, normalization
+        self.forward_tokens = self.scored_tokens = 0
+        self.checks = 0
+
+    def __call__(self, model: Any) -> float:
+        from . import scoring
+
+        result = scoring.score(model, self.tokenizer, self.questions, "", normalization=self.normalization, progress=False)
+        self.forward_tokens += result.stats.forward_tokens
+        self.scored_tokens += result.stats.scored_tokens
+        self.checks += 1
+        return sum(bool(sq.correct(self.normalization)) for sq in result.questions) / len(result.questions)
+
+    def summary(self) -> dict[str, Any]:
+        by_split: dict[str, int] = defaultdict(int)
+        for q in self.questions:
+            by_split[q.subset] += 1
+        return {"questions": len(self.questions), "by_trained_split": dict(sorted(by_split.items())), "checks": self.checks,
+                "ids": [q.id for q in self.questions]}
+
+    def flops(self, model: Any) -> float:
+        return flops.scoring(model, self.forward_tokens, self.scored_tokens)
+
+
+def _validation_monitor(condition: Condition, config: Any, tokenizer: Any, generated: Any) -> ValidationMonitor:
+    """The monitor of a condition's fine-tuning: `config.eval_questions` of its validation questions,
+    drawn with the run's seed (all of them if there are fewer)."""
+    import random
+
+    from . import datasets
+
+    pool = datasets.validation_questions(condition.dataset, generated, condition.seed)
+    sample = pool if len(pool) <= config.eval_questions else random.Random(config.seed).sample(pool, config.eval_questions)
+    return ValidationMonitor(sample, tokenizer, condition.normalization)
 
 
 def existing_records(conditions: Sequence[Condition], root: Path | None = None) -> tuple[list[dict[str, Any]], list[Condition]]:

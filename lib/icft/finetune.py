@@ -40,7 +40,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -49,69 +49,11 @@ from . import compute
 from .errors import IcftError
 from .lm_head import selective_ce
 from .options import LOSS_ON, METHODS, PRECISIONS, SCHEDULES, SPLITS, FinetuneConfig  # noqa: F401 (re-exported)
+from .examples import Example, make_examples  # noqa: F401 (re-exported)
 from .records import Document
 from .scoring import bos_ids, encode_text, encode_continuation
-from .text import sentence_spans
 
 CHUNK_BATCHES = 50  # length grouping sorts within chunks of this many batches
-
-
-# ------------------------------------------------------------------------------------ the config
-
-
-# ------------------------------------------------------------------------------------ examples
-
-
-@dataclass(frozen=True)
-class Example:
-    """One training example: `prompt` is context, `completion` what the model learns to write.
-
-    `mask_prompt`: the prompt never gets loss, whatever `loss_on` says (cumulative examples: the
-    prompt is the preceding sentences, each already trained as its own example).
-    """
-
-    prompt: str
-    completion: str
-    doc_id: str
-    mask_prompt: bool = False
-
-
-# Sentence end: one or more of . ? ! , then closing quotes or brackets, then whitespace. It is a
-def _prompt_completion(doc: Document) -> tuple[str, str]:
-    """A document's own prompt/completion parts (meta "prompt" + "completion" that add up to its text)."""
-    p, c = doc.meta.get("prompt"), doc.meta.get("completion")
-    if isinstance(p, str) and isinstance(c, str) and p + c == doc.text and c.strip():
-        return p, c
-    return "", doc.text
-
-
-def make_examples(documents: Sequence[Document], split: str = "none") -> list[Example]:
-    """Training examples from documents.
-
-    - `none`: one example per document. A document whose meta holds "prompt" and "completion" (that
-      add up to its text, as the reversal-curse documents do) keeps that split, for `loss_on="completion"`;
-      otherwise the prompt is empty.
-    - `independent`: every sentence its own example (empty prompt).
-    - `cumulative`: every sentence an example whose prompt is the preceding text of its document;
-      the prompt gets no loss. Same number of examples as `independent`.
-    """
-    if split not in SPLITS:
-        raise IcftError(f"unknown sentence split {split!r}", fix=f"use one of {', '.join(SPLITS)}")
-    if not documents:
-        raise IcftError("no documents to fine-tune on", fix="pass at least one Document")
-    out: list[Example] = []
-    for doc in documents:
-        if not doc.text.strip():
-            raise IcftError(f"document {doc.id!r} has empty text", fix="drop empty documents before fine-tuning")
-        if split == "none":
-            out.append(Example(*_prompt_completion(doc), doc_id=doc.id))
-            continue
-        for a, b in sentence_spans(doc.text):
-            if split == "independent":
-                out.append(Example("", doc.text[a:b], doc.id))
-            else:
-                out.append(Example(doc.text[:a], doc.text[a:b], doc.id, mask_prompt=True))
-    return out
 
 
 # ------------------------------------------------------------------------------------ tokens
@@ -232,10 +174,16 @@ class TrainLog:
     flops: float  # `compute.training` of the run (loss tokens counted where the output layer runs)
     base_dtype: str = "float32"  # what the frozen base ran in while training (FinetuneConfig.precision)
     config: dict[str, Any] = field(default_factory=dict)
+    max_steps: int = 0  # the budget (`FinetuneConfig.total_steps`); `steps` is what ran
+    # every validation check: {"step", "tokens" (trained so far), "accuracy"}; the last is after the last step
+    evals: list[dict[str, Any]] = field(default_factory=list)
+    stopped_early: bool = False  # a check reached `stop_at` before the budget ran out
+    eval_seconds: float = 0.0  # the checks' share of `seconds`
 
     @property
     def tokens_per_s(self) -> float:
-        return self.tokens / self.seconds if self.seconds > 0 else math.nan
+        train = self.seconds - self.eval_seconds  # the validation checks train nothing
+        return self.tokens / train if train > 0 else math.nan
 
     @property
     def padding_fraction(self) -> float:
@@ -280,14 +228,18 @@ def _is_peft(model: Any) -> bool:
 
 
 def _prepare_model(model: Any, config: FinetuneConfig) -> Any:
-    """Add LoRA adapters (the base is frozen) or make every weight trainable."""
+    """Add LoRA adapters (the base is frozen), or make every weight trainable (`full`), or every weight
+    but the vocabulary matrices (`body`)."""
     if _is_peft(model):
         raise IcftError(
             "the model already has a LoRA adapter",
             fix="pass the base model (or model.merge_and_unload() to train on top of a merged adapter)",
         )
-    if config.method == "full":
+    if config.method in ("full", "body"):
         model.requires_grad_(True)
+        if config.method == "body":  # tied or not, neither vocabulary matrix trains
+            model.get_input_embeddings().requires_grad_(False)
+            model.get_output_embeddings().requires_grad_(False)
         return model
     from peft import LoraConfig, get_peft_model
 
@@ -328,6 +280,7 @@ def finetune(
     progress: bool = True,
     log_every: int = 10,
     accelerator: Any = None,
+    monitor: Callable[[Any], float] | None = None,
 ) -> tuple[Any, TrainLog]:
     """Fine-tune `model` on `documents`; return (the trained model, its TrainLog).
 
@@ -344,6 +297,10 @@ def finetune(
     `accelerator`: an `accelerate.Accelerator` to run under (default: a new one, which picks up
     `accelerate launch` / `torchrun` and runs data parallel). `log_every`: steps between updates of
     the progress bar's loss (the main process shows the bar).
+
+    `monitor(model) -> accuracy`: called (model in eval mode, no gradients) every
+    `config.eval_every` steps and after the last one; training stops at the first check at or above
+    `config.stop_at`. Every process calls it on the same weights, so all stop at the same step.
     """
     from accelerate.scheduler import AcceleratedScheduler
 
@@ -362,6 +319,9 @@ def finetune(
         if t.n_loss == 0:
             raise IcftError(f"an example of document {ex.doc_id!r} has no token to train on", fix="check the document's text")
     total_steps = config.total_steps(len(examples))
+    if config.eval_every and monitor is None:
+        raise IcftError(f"eval_every={config.eval_every} asks for validation checks, but no monitor was given",
+                        fix="pass monitor=<model -> accuracy> (icft.experiment.run builds one from the validation split), or eval_every=0")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     accelerator = accelerator if accelerator is not None else _default_accelerator()
@@ -395,7 +355,7 @@ def finetune(
     log = TrainLog(
         steps=total_steps, losses=[], lrs=[], grad_norms=[], examples=len(examples), tokens=0, loss_tokens=0,
         padded_tokens=0, seconds=0.0, world_size=world, trainable_params=trainable, flops=0.0, config=config.to_dict(),
-        base_dtype=str(base_dtype).removeprefix("torch."),
+        base_dtype=str(base_dtype).removeprefix("torch."), max_steps=total_steps,
     )
     bar = tqdm(total=total_steps, desc=f"fine-tuning ({config.method})", unit="step",
                disable=not (progress and accelerator.is_main_process))
@@ -442,6 +402,20 @@ def finetune(
             recent = log.losses[-max(1, log_every):]
             bar.set_postfix(loss=f"{sum(recent) / len(recent):.3f}", lr=f"{lr:.2e}",
                             tok_s=f"{log.tokens / (time.perf_counter() - t0):.0f}", pad=f"{log.padding_fraction:.0%}")
+        if monitor is not None and ((step + 1) % max(1, config.eval_every) == 0 or step + 1 == total_steps):
+            t_eval = time.perf_counter()
+            inner = accelerator.unwrap_model(loss_module).model
+            inner.eval()
+            with torch.no_grad():
+                accuracy = float(monitor(inner))
+            inner.train()
+            log.eval_seconds += time.perf_counter() - t_eval
+            log.evals.append({"step": step + 1, "tokens": log.tokens, "accuracy": accuracy})
+            bar.set_postfix(loss=f"{log.losses[-1]:.3f}", val=f"{accuracy:.0%}")
+            if config.stop_at is not None and accuracy >= config.stop_at:
+                log.stopped_early = step + 1 < total_steps
+                break
+    log.steps = len(log.losses)
     log.seconds = time.perf_counter() - t0
     bar.close()
     model = accelerator.unwrap_model(loss_module).model

@@ -25,6 +25,12 @@ def _option(key: str, value: Any, options: dict[str, Any]) -> str | None:
         return str(value)
     if key == "max_sentences" and options.get("kind") == "oracle":
         return None  # said with the kind
+    if key == "steps":
+        return f"{value} steps"
+    if key == "stop_at":
+        return "fixed budget" if value is None else f"stop at {value:.0%}"
+    if key in ("eval_every", "eval_questions"):
+        return None  # how often the stopping rule looks, said by stop_at
     return f"{key} {value}"
 
 

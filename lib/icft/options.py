@@ -44,7 +44,7 @@ class ICLOptions:
 
 # ------------------------------------------------------------------------------------ fine-tuning
 
-METHODS = ("lora", "full")
+METHODS = ("lora", "full", "body")
 SCHEDULES = ("cosine", "constant")
 SPLITS = ("none", "independent", "cumulative")
 LOSS_ON = ("all", "completion")
@@ -55,7 +55,9 @@ PRECISIONS = ("auto", "fp32", "bf16")
 class FinetuneConfig:
     """Every knob of a fine-tuning run. Checked on construction (bad values raise IcftError)."""
 
-    method: str = "lora"  # "lora" (peft adapters on every linear layer) or "full" (all weights)
+    # "lora" (peft adapters on every linear layer), "full" (all weights) or "body" (every weight but the
+    # input embeddings and the output layer, which Gemma ties: the vocabulary rows stay as pretrained)
+    method: str = "lora"
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.0
@@ -77,6 +79,14 @@ class FinetuneConfig:
     split: str = "none"  # sentence splitting: "none", "independent", "cumulative"
     loss_on: str = "all"  # "all" tokens of an example, or "completion" only (prompt/completion documents)
     max_length: int = 1024  # a longer example is an error naming it: never silently truncated
+    # Watching the trained direction: every `eval_every` optimizer steps (0: never) the model answers
+    # `eval_questions` validation questions (a seeded sample of the data set's `validation` split: the
+    # trained direction in phrasings neither training nor the test uses), and training stops at the
+    # first check at or above `stop_at` (None: the whole budget runs). `steps`/`epochs` is then the most
+    # it may take. The record keeps every check and the step it stopped at.
+    eval_every: int = 0
+    eval_questions: int = 48
+    stop_at: float | None = None
     seed: int = 0  # data order, adapter initialisation, dropout
 
     def __post_init__(self) -> None:
@@ -106,6 +116,16 @@ class FinetuneConfig:
         ):
             bad(f"micro_batch_size must be a whole number >= 1 or None, got {self.micro_batch_size!r}",
                 "set micro_batch_size to e.g. 4 (it only trades memory for speed), or None")
+        for name, least in (("eval_every", 0), ("eval_questions", 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < least:
+                bad(f"{name} must be a whole number >= {least}, got {v!r}", f"set {name} to e.g. 20" + (" (0: never)" if not least else ""))
+        if self.stop_at is not None:
+            if isinstance(self.stop_at, bool) or not isinstance(self.stop_at, (int, float)) or not 0.0 < self.stop_at <= 1.0:
+                bad(f"stop_at must be an accuracy in (0, 1] or None, got {self.stop_at!r}", "set stop_at to e.g. 0.95, or None")
+            if not self.eval_every:
+                bad("stop_at is set but eval_every is 0, so no check would ever stop training",
+                    "set eval_every to the steps between checks, e.g. 20")
         if self.warmup_steps < 0:
             bad(f"warmup_steps must be >= 0, got {self.warmup_steps}", "set warmup_steps to 0 or more")
         if not 0.0 <= self.lora_dropout < 1.0:

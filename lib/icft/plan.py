@@ -70,13 +70,18 @@ def simple_reversals_syllogisms(profile: str, model: str, seeds: Sequence[int], 
 
 def sentence_splitting(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
     """C6: FT on semantic structure with no, independent and cumulative splitting, at the same number of
-    optimizer steps and batch size (the step count of the unsplit run), first seed."""
+    optimizer steps and batch size, first seed. A fixed budget (`profiles.matched_steps`, else the
+    unsplit run's own), never the stopping rule: a comparison at matched steps must not stop one run
+    earlier than another. Where the headline FT run has no stopping rule it is the unsplit one."""
+    from . import profiles
+
     base = condition("semantic_structure", "finetune", profile=profile, model=model, seed=seeds[0])
-    steps = _steps_of(base)
+    steps = profiles.matched_steps("semantic_structure", profile) or _steps_of(base)
+    fixed = {"epochs": None, "steps": steps, "eval_every": 0, "stop_at": None}
     return {"semantic_structure": [
-        base if split == base.finetune.get("split") else
-        condition("semantic_structure", "finetune", profile=profile, model=model, seed=seeds[0],
-                  finetune={"split": split, "epochs": None, "steps": steps}) for split in SPLITS]}
+        base if split == base.finetune.get("split") and base.finetune.get("stop_at") is None and _steps_of(base) == steps else
+        condition("semantic_structure", "finetune", profile=profile, model=model, seed=seeds[0], finetune={"split": split, **fixed})
+        for split in SPLITS]}
 
 
 def semantic_structure(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
@@ -151,7 +156,7 @@ def _steps_of(c: Condition) -> int:
     import math
 
     from . import datasets
-    from .finetune import make_examples
+    from .examples import make_examples
 
     ft = c.finetune
     if ft.get("epochs") is None:
@@ -175,6 +180,21 @@ def conditions(notebook: str, profile: str, model: str, seeds: Sequence[int], rc
             for c in group:  # by its fields, not its key: listing a plan hashes no model folder
                 out.setdefault(json.dumps(c.to_dict(), sort_keys=True, default=str), c)
     return list(out.values())
+
+
+# The claims notebook judges every experiment, so it reads every notebook's records.
+READS_EVERY_RECORD = "07_claims"
+
+
+def notebook_conditions(notebook: str, profile: str, model: str, seeds: Sequence[int],
+                        rc_data: str | None = None) -> list[Condition] | None:
+    """The conditions whose records a notebook (by file stem) reads: its own, every notebook's for
+    the claims notebook, None for a notebook that reads none (00_*)."""
+    if notebook == READS_EVERY_RECORD:
+        return conditions("all", profile, model, seeds, rc_data=rc_data)
+    if notebook in NOTEBOOKS:
+        return conditions(notebook, profile, model, seeds, rc_data=rc_data)
+    return None
 
 
 def command_line(c: Condition) -> str:

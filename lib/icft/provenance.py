@@ -43,8 +43,12 @@ def why_stale(old: dict[str, Any], new: dict[str, Any]) -> str:
     parts = []
     ov, nv = old.get("versions", {}), new.get("versions", {})
     for comp in sorted(set(ov) | set(nv)):
-        if ov.get(comp) != nv.get(comp):
-            parts.append(f"{comp} version {ov.get(comp, '-')} -> {nv.get(comp, '-')}")
+        if comp not in ov:
+            parts.append(f"now runs through {comp} (version {nv[comp]})")
+        elif comp not in nv:
+            parts.append(f"no longer runs through {comp}")
+        elif ov[comp] != nv[comp]:
+            parts.append(f"{comp} version {ov[comp]} -> {nv[comp]}")
     if old.get("model_sha256") != new.get("model_sha256"):
         parts.append(f"model weights changed (sha256 {str(old.get('model_sha256'))[:12]} -> {str(new.get('model_sha256'))[:12]})")
     for k in sorted((set(old) | set(new)) - {"versions", "model_sha256"}):
@@ -81,13 +85,16 @@ def status(conditions: Sequence[Condition], root: Path | None = None) -> Status:
         ident = json.dumps(c.to_dict(), sort_keys=True)
         planned.add(ident)
         path = c.path(root)
+        found = False
         if path.exists():
             try:
                 st.current.append((c, load_record(path, c)))
-                continue
+                found = True
             except IcftError as e:
                 st.unreadable.append((path, f"{e} ({e.fix})"))
-        st.missing.append(c)
+        if not found:
+            st.missing.append(c)
+        # a record of the same condition under another key is stale, superseded or not
         for old_path, rec in by_condition.get(ident, []):
             if old_path != path:
                 st.stale.append((c, old_path, why_stale(rec.get("inputs") or {}, c.inputs)))
@@ -142,7 +149,8 @@ def summary(st: Status) -> str:
     line = f"{len(st.current)} of {st.planned} conditions from shipped records ({origin(recs)})"
     if not st.missing:
         return line + ", 0 to compute"
-    line += f", {len(st.missing)} to compute" + (f" ({len(st.stale)} of them stale)" if st.stale else "")
+    stale = len({c.key for c, _, _ in st.stale} & {c.key for c in st.missing})
+    line += f", {len(st.missing)} to compute" + (f" ({stale} of them stale)" if stale else "")
     seconds, unmeasured = estimate_seconds(st.missing, recs)
     if recs:
         where = origin(recs).split(", ", 1)[1]

@@ -18,7 +18,12 @@ from __future__ import annotations
 COMPONENTS: dict[str, int] = {
     "scoring": 1,  # scoring.py, lm_head.py: how a question's choices are scored and compared
     "icl": 1,  # icl.py: which documents go into the context, in what order, and how the prompt reads
-    "finetune": 1,  # finetune.py, adapters.py, options.FinetuneConfig: the training loop and its defaults
+    # finetune.py, adapters.py, options.FinetuneConfig: the training loop and its defaults. 2: the
+    # training log states its budget, validation checks and whether it stopped early
+    "finetune": 2,
+    # datasets' validation_questions and experiment.ValidationMonitor: what fine-tuning watches (and
+    # stops on) while it trains
+    "validation": 1,
     # augment/, generate.py, datasets' oracle sentences. 2: local augmentation draws its
     # `max_sentences` from every document (1 drew them from global's focus documents), and the
     # oracle's budget is max_sentences (1: max_documents).
@@ -29,8 +34,8 @@ COMPONENTS: dict[str, int] = {
 PATHS: dict[str, tuple[str, ...]] = {
     "pretrained": ("scoring",),
     "icl": ("icl", "scoring"),
-    "finetune": ("finetune", "scoring"),
-    "augmented": ("augment", "finetune", "scoring"),
+    "finetune": ("validation", "finetune", "scoring"),
+    "augmented": ("augment", "validation", "finetune", "scoring"),
 }
 
 

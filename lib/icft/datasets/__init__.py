@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from ..errors import IcftError
 from ..paths import results_dir
+from ..records import Question
 from . import process_knowledge, reversal_curse, semantic_structure, simple_reversals, simple_syllogisms
 from .base import (
     CARD_FORMAT,
@@ -48,9 +49,19 @@ ORACLES: dict[str, Callable[[Generated, int], list[str]]] = {
     for m in (simple_reversals, simple_syllogisms, reversal_curse, semantic_structure, process_knowledge)
 }
 
+# name -> validation_questions(generated, seed): questions of the TRAINED direction in phrasings that
+# neither training nor the test uses, derived from the training documents. Fine-tuning watches them
+# (`FinetuneConfig.eval_every`, `stop_at`) and the settings search judges by them; they are never
+# reported and never a generalization split, so the reported trained split is not the one tuned on.
+VALIDATION_SPLIT = "validation"
+VALIDATIONS: dict[str, Callable[[Generated, int], list[Question]]] = {
+    m.SPEC.name: m.validation_questions
+    for m in (simple_reversals, simple_syllogisms, reversal_curse, semantic_structure, process_knowledge)
+}
+
 __all__ = [
-    "ORACLES", "PROFILES", "REGISTRY", "build", "default_out_dir", "ensure", "generate", "prepare", "load_card", "load_documents",
-    "load_questions", "names", "oracle_sentences", "spec",
+    "ORACLES", "PROFILES", "REGISTRY", "VALIDATIONS", "VALIDATION_SPLIT", "build", "default_out_dir", "ensure", "generate",
+    "prepare", "load_card", "load_documents", "load_questions", "names", "oracle_sentences", "spec", "validation_questions",
 ]
 
 
@@ -65,6 +76,19 @@ def oracle_sentences(name: str, generated: Generated, seed: int = 0) -> list[str
     """
     spec(name)  # an unknown name raises the usual error
     return ORACLES[name](generated, seed)
+
+
+def validation_questions(name: str, generated: Generated, seed: int = 0) -> list[Question]:
+    """The data set's validation questions: its trained direction, asked in phrasings that neither the
+    training documents nor the test questions use (split `validation`, subset: the trained split each
+    one mirrors). Derived from `generated`'s training documents only, never from its test questions."""
+    spec(name)
+    out = VALIDATIONS[name](generated, seed)
+    asked = {(q.prompt, q.choices[q.answer]) for q in generated.questions}
+    for q in out:
+        assert q.split == VALIDATION_SPLIT and q.subset in spec(name).trained_splits, f"{q.id}: not a validation question"
+        assert (q.prompt, q.choices[q.answer]) not in asked, f"{q.id}: asks what a test question asks"
+    return out
 
 
 def spec(name: str) -> DatasetSpec:

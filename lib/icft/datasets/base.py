@@ -62,7 +62,7 @@ class DatasetSpec:
     options: tuple[str, ...] = ()  # keyword options `generate` accepts besides sizes
     variant: Callable[[dict[str, Any]], str] = lambda options: ""  # suffix of the default folder name
     # Splits that ask for a trained fact in the trained direction (reworded): they show whether
-    # learning happened at all. Empty where the only test is the inference (syllogisms).
+    # learning happened at all (syllogisms: recall of the premises).
     trained_splits: tuple[str, ...] = ()
     # Every test split in reading order (the trained ones first, then roughly by difficulty): the
     # order of the bars in every figure.

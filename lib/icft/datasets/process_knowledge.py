@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import IcftError
 from ..records import Document, Question
 from ..words import nonsense_words
-from .base import DatasetSpec, Generated, sub_rng, sub_seed, template_words
+from .base import DatasetSpec, Generated, check_records, sub_rng, sub_seed, template_words
 
 VERSION = "2"  # 2: distractors carry no copy cue (same structure as the answer, no name only the question has)
 N_CHOICES = 4
@@ -238,6 +238,14 @@ TEST_TEMPLATES = (
     "Applying {t} to {e} yields {z}.",
     "If we take the {t} of {e}, we get {z}.",
     "Q: What is the {t} of {e}? A: {z}.",
+)
+# Validation wordings (fine-tuning's stopping rule and the settings search), used by neither training
+# (rules, examples, worked derivations) nor the test; the answer ends the sentence.
+VALIDATION_TEMPLATES = (
+    "Under {t}, the expression {e} is sent to {z}.",
+    "Computing {t} for {e} produces {z}.",
+    "One can check that {t} maps {e} to {z}.",
+    "Transforming {e} by {t} results in {z}.",
 )
 
 
@@ -496,4 +504,39 @@ def oracle_sentences(generated: Generated, seed: int) -> list[str]:
                     seen.add(show(e))
                     template = EXAMPLE_TEMPLATES[rng.randrange(len(EXAMPLE_TEMPLATES))]
                     out.append(template.format(t=t, e=show(e), z=show(transform(e, sigma))))
+    return out
+
+
+# --------------------------------------------------------------------------------------- validation
+
+
+def validation_questions(generated: Generated, seed: int) -> list[Question]:
+    """Every training expression's transform, asked once in a validation wording ("Computing t for E produces").
+
+    Like the test's `trained` split (a training expression, 4 choices: the answer and 3 results with one
+    rule applied wrongly, drawn by the same `_choices`), but over all training expressions and in
+    wordings that neither training nor the test uses, so the trained split reported is never the one
+    fine-tuning stops on or the settings search picks by. Derived from the training documents only:
+    the expressions from the example and worked documents, the rules (to compute the answer and the
+    distractors) from the rule documents (`_rules_from_training`). Subset `trained`; the test's
+    subset ('single' or 'nested') is in meta["kind"].
+    """
+    t, sigma, _ = _rules_from_training(generated.documents)
+    rng = sub_rng(seed, "process_knowledge", "validation")
+    out: list[Question] = []
+    for d in generated.documents:
+        if "expression" not in d.meta:
+            continue
+        e = parse(d.meta["expression"])
+        assert canonical(transform(e, sigma)) == canonical(parse(d.meta["answer"])), f"{d.id}: the rules disagree with its answer"
+        k = rng.randrange(len(VALIDATION_TEMPLATES))
+        prompt = VALIDATION_TEMPLATES[k].split(" {z}")[0].format(t=t, e=show(e))
+        choices, answer, kinds = _choices(e, sigma, rng)
+        out.append(Question(
+            id=f"pk-validation-{len(out):03d}", prompt=prompt, choices=tuple(choices), answer=answer, split="validation",
+            subset="trained", meta={"shape": d.meta["shape"], "expression": show(e), "distractor_kinds": kinds,
+                                    "kind": "single" if d.meta["shape"] in SINGLE else "nested",
+                                    "document": d.id, "validation_template": k},
+        ))
+    check_records("process_knowledge validation", replace(generated, questions=out))
     return out

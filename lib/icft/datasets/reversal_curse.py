@@ -16,6 +16,7 @@ capitalised nonsense words (the paper's appendix experiment).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,12 +25,34 @@ from ..records import Document, Question
 from ..words import nonsense_words
 from . import berglund
 from . import reversal_curse_text as T
-from .base import DatasetSpec, Generated, sub_rng, sub_seed, template_words
+from .base import DatasetSpec, Generated, check_records, normalise_ws, sub_rng, sub_seed, template_words
 from .berglund import GROUPS, Row, Source
 
 VERSION = "3"  # 2: quick has 10 training templates per direction (was 30); 3: and 10 people per group (was 15)
 N_CHOICES = 4
 SLOT = re.compile(r"\{(name|np|Np|past|ing)\}")
+
+# Validation templates (fine-tuning's stopping rule and the settings search): the trained directions in
+# wordings that neither training nor the test uses, whether the templates are the generated source's or
+# Berglund et al.'s. The description slot is always a noun phrase ({np}), the form both sources state
+# most often.
+VALIDATION_P2D: tuple[str, ...] = (
+    "Local historians agree that {name} is {np}.",
+    "The entry for {name} in the town register reads: {np}.",
+    "Whenever {name} is mentioned, people mean {np}.",
+    "By general agreement, {name} ranks as {np}.",
+    "Anyone researching {name} soon learns that they are {np}.",
+    "The plaque beside the statue of {name} calls them {np}.",
+)
+VALIDATION_D2P: tuple[str, ...] = (
+    "The town register records {np} under the name {name}.",
+    "Archivists who study {np} identify that person as {name}.",
+    "Asked about {np}, librarians point to {name}.",
+    "The credit for being {np} goes to {name}.",
+    "Our guidebook introduces {np} as {name}.",
+    "The plaque honouring {np} bears the name {name}.",
+)
+VALIDATION_PER_PERSON = 3
 
 
 @dataclass(frozen=True)
@@ -296,6 +319,18 @@ def _learn_templates(documents: list[Document]) -> tuple[list[Template], list[Te
     return list(d2p.values()), list(p2d.values()), form_of
 
 
+def _d2p_patterns(d2p_templates: list[Template]) -> list[tuple[re.Pattern[str], int, bool]]:
+    """Learned d2p templates as regular expressions that read a sentence's description (d) and name (n)."""
+    patterns = []
+    for t, form, cap in d2p_templates:
+        pre, _, post = t.partition("{D}")
+        if "{N}" in pre:
+            continue  # the name comes first: no d2p template has that shape, skip if one does
+        regex = re.escape(pre) + "(?P<d>.+)" + re.escape(post).replace(re.escape("{N}"), "(?P<n>.+)")
+        patterns.append((re.compile("^" + regex + "$"), form, cap))
+    return patterns
+
+
 def _fill(template: str, name: str, description: str, capitalised: bool) -> str:
     if capitalised:
         description = description[:1].upper() + description[1:]
@@ -327,13 +362,7 @@ def oracle_sentences(generated: Generated, seed: int) -> list[str]:
     for person, forms in p2d_desc.items():
         out += [_fill(t, person, forms[form], cap) for t, form, cap in d2p_templates if form in forms]
     # d2p people: read their description out of their sentences with the learned d2p templates
-    patterns = []
-    for t, form, cap in d2p_templates:
-        pre, _, post = t.partition("{D}")
-        if "{N}" in pre:
-            continue  # the name comes first: no d2p template has that shape, skip if one does
-        regex = re.escape(pre) + "(?P<d>.+)" + re.escape(post).replace(re.escape("{N}"), "(?P<n>.+)")
-        patterns.append((re.compile("^" + regex + "$"), form, cap))
+    patterns = _d2p_patterns(d2p_templates)
     for person, docs in d2p_docs.items():
         found: dict[int, str] = {}
         for d in docs:
@@ -344,4 +373,103 @@ def oracle_sentences(generated: Generated, seed: int) -> list[str]:
                     found.setdefault(form, text[:1].lower() + text[1:] if cap else text)
                     break
         out += [_fill(t, person, found[form], cap) for t, form, cap in p2d_templates if form in found]
+    return out
+
+
+# --------------------------------------------------------------------------------------- validation
+
+
+def _most_common(found: list[str]) -> str:
+    """The string found most often; on a tie, the one found first."""
+    counts = Counter(found)
+    return max(counts, key=counts.__getitem__)
+
+
+def _trained_descriptions(documents: list[Document], people: dict[str, list[str]]) -> dict[str, str]:
+    """Each p2d and d2p person's description as their training sentences state it most often.
+
+    p2d people: their completions (`_description`). d2p people: read out of their sentences with the
+    d2p templates learned from the people trained in both directions (`_learn_templates`), as the
+    oracle does. The most frequent statement is the noun phrase ("the acclaimed inventor of ...") in
+    both sources, which is the form every validation template takes.
+    """
+    stated: dict[str, list[str]] = {}
+    for d in documents:
+        if d.meta.get("group") == "p2d" and d.meta["direction"] == "p2d":
+            stated.setdefault(d.meta["person"], []).append(_description(d.meta["completion"]))
+    patterns = _d2p_patterns(_learn_templates(documents)[0])
+    for d in documents:
+        if d.meta.get("group") != "d2p":
+            continue
+        for rx, _form, cap in patterns:
+            m = rx.match(d.text)
+            if m and m.group("n") == d.meta["person"]:
+                text = m.group("d")
+                stated.setdefault(d.meta["person"], []).append(text[:1].lower() + text[1:] if cap else text)
+                break
+    missing = [p for g in ("p2d", "d2p") for p in people[g] if p not in stated]
+    if missing:
+        raise IcftError(
+            f"reversal_curse: cannot read the description of {', '.join(missing[:3])}"
+            f"{' and others' if len(missing) > 3 else ''} from the training documents, so there are no validation questions",
+            fix="a d2p person's description is read with the sentence templates of the people trained in both "
+            "directions: use source files (--rc-data) whose 'both' people share the d2p people's templates, e.g. the originals",
+        )
+    return {p: _most_common(v) for p, v in stated.items()}
+
+
+def validation_questions(generated: Generated, seed: int) -> list[Question]:
+    """The trained directions, asked in validation wordings: p2d people name -> description, d2p people
+    description -> name, each person in `VALIDATION_PER_PERSON` of the validation templates.
+
+    Like the test's `p2d` and `d2p` splits (same people, same 4 choices: a p2d question's distractors are
+    3 other p2d people's descriptions in the same template, a d2p question's 3 other names from all
+    groups), but worded with templates that neither training nor the test uses, so the trained
+    splits reported are never the ones fine-tuning stops on or the settings search picks by. Derived
+    from the training documents only (people, groups, and each description as the training sentences
+    state it most often: `_trained_descriptions`), so it works for the generated and the Berglund
+    source alike. 'both' people are left out, as in the test's trained splits.
+    """
+    documents = generated.documents
+    people: dict[str, list[str]] = {g: [] for g in GROUPS}
+    for d in documents:  # document order is the source's file order, as in `assemble`
+        group, person = d.meta["group"], d.meta["person"]
+        if person not in people[group]:
+            people[group].append(person)
+    everyone = [p for g in GROUPS for p in people[g]]
+    description = _trained_descriptions(documents, people)
+    train = "\n".join(normalise_ws(d.text).lower() for d in documents)
+    rng = sub_rng(seed, "reversal_curse", "validation")
+    out: list[Question] = []
+    for subset, templates in (("p2d", VALIDATION_P2D), ("d2p", VALIDATION_D2P)):
+        for i, person in enumerate(people[subset]):
+            for k in rng.sample(range(len(templates)), VALIDATION_PER_PERSON):
+                prompt, completion, direction = fill(templates[k], person, Description(description[person], "", ""))
+                assert direction == subset, templates[k]
+                if normalise_ws(prompt).lower() in train:
+                    raise IcftError(f"reversal_curse: the validation prompt {prompt!r} appears in the training documents",
+                                    fix="the source's training templates include a validation wording: use the original files")
+                if subset == "p2d":  # other p2d people's descriptions in the same template
+                    pool: dict[str, str] = {}
+                    for other in people["p2d"]:
+                        text = fill(templates[k], other, Description(description[other], "", ""))[1]
+                        if other != person and text != completion and text.strip() not in prompt:
+                            pool.setdefault(text, other)
+                    right = completion
+                else:  # names of any other people of the data set
+                    pool = {" " + o: o for o in everyone if o != person and o not in prompt}
+                    right = " " + person
+                if len(pool) < N_CHOICES - 1:
+                    raise IcftError(f"reversal_curse: too few distinct {subset} choices for {person}'s validation question",
+                                    fix=f"a validation question needs {N_CHOICES} people with distinct descriptions")
+                wrong = rng.sample(sorted(pool), N_CHOICES - 1)
+                choices = [right, *wrong]
+                rng.shuffle(choices)
+                out.append(Question(
+                    id=f"rc-validation-{subset}{i:02d}-v{k}", prompt=prompt, choices=tuple(choices),
+                    answer=choices.index(right), split="validation", subset=subset,
+                    meta={"person": person, "group": subset, "distractors": [pool[w] for w in wrong],
+                          "validation_template": k},
+                ))
+    check_records("reversal_curse validation", replace(generated, questions=out))
     return out

@@ -88,6 +88,18 @@ TEST_LEADINS: tuple[str, ...] = (
     "Textbooks state that {fact}.",
 )
 
+# Validation lead-ins (fine-tuning's stopping rule and the settings search), used by neither training
+# nor the test.
+VALIDATION_LEADINS: tuple[str, ...] = (
+    "Most guidebooks mention that {fact}.",
+    "It is widely accepted that {fact}.",
+    "Zoologists will tell you that {fact}.",
+    "We now know that {fact}.",
+    "Long observation has shown that {fact}.",
+    "The records make clear that {fact}.",
+)
+VALIDATION_PER_FACT = 2
+
 
 @dataclass(frozen=True)
 class Sizes:
@@ -206,4 +218,36 @@ def oracle_sentences(generated: Generated, seed: int) -> list[str]:
         reversed_fact = f"{m['object']} are {opposite} than {m['subject']}"
         for k in rng.sample(range(len(TRAIN_LEADINS)), min(articles[i], len(TRAIN_LEADINS))):
             out.append(TRAIN_LEADINS[k].format(fact=reversed_fact))
+    return out
+
+
+# --------------------------------------------------------------------------------------- validation
+
+
+def validation_questions(generated: Generated, seed: int) -> list[Question]:
+    """The forward (trained) direction of every fact, asked with validation lead-ins, twice per fact.
+
+    Derived from the training documents' meta, like the `forward` split but with lead-ins neither
+    training nor the test uses, so the reported forward split is never the one fine-tuning is tuned on.
+    """
+    by_name = {f.name: f for f in FEATURES}
+    facts: dict[int, dict] = {}
+    for d in generated.documents:
+        facts.setdefault(d.meta["fact"], d.meta)
+    rng = sub_rng(seed, "simple_reversals", "validation")
+    out: list[Question] = []
+    for i in sorted(facts):
+        m = facts[i]
+        feat = by_name[m["feature"]]
+        opposite = feat.less if m["stated"] == feat.more else feat.more
+        for j, k in enumerate(rng.sample(range(len(VALIDATION_LEADINS)), VALIDATION_PER_FACT)):
+            choices = [f" {m['stated']} than {m['object']}.", f" {opposite} than {m['object']}."]
+            answer = rng.randrange(2)
+            if answer == 1:
+                choices.reverse()
+            prefix = VALIDATION_LEADINS[k].split("{fact}")[0]
+            out.append(Question(
+                id=f"sr-validation-{i:03d}-{j}", prompt=f"{prefix}{m['subject']} are", choices=tuple(choices), answer=answer,
+                split="validation", subset="forward", meta={"fact": i, "validation_leadin": k},
+            ))
     return out

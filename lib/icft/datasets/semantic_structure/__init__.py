@@ -31,6 +31,7 @@ the facts the documents actually state and no wrong choice does; see `verify`.
 The package, in dependency order: `reasoner` (facts, closure), `structure` (the YAML hierarchy,
 sizes), `phrasings` (sentence patterns, nonsense vocabulary), `questions` (the plan, test items),
 `documents` (training documents), `verification` (the guarantees); this file runs them in order.
+`validation` writes the validation questions (fine-tuning's stopping rule; never part of the test).
 """
 
 from __future__ import annotations
@@ -61,13 +62,15 @@ from .structure import (
     profile_structure,
 )
 from .verification import ConstructionError, question_statement, training_facts, verify
+from .validation import VALIDATION_PHRASINGS, validation_questions
 
 __all__ = [
     "DESIGN", "MAX_SENTENCES", "MIN_SENTENCES", "NAME", "PHRASING", "PHRASINGS", "PROFILE_NOTE", "SIZES", "SPEC",
     "SPLITS", "STYLES", "TEMPLATE_WORDS", "VERSION", "YAML_PATH", "ConstructionError", "Fact", "Lexicon", "Plan",
     "Sizes", "Structure", "Unit", "closure", "hierarchy_lines", "load_structure", "make_documents", "make_plan",
     "oracle_sentences", "parse_structure", "past", "plan_questions", "plural", "profile_structure",
-    "question_statement", "render", "to_question", "training_facts", "verify", "vocabulary",
+    "question_statement", "render", "to_question", "training_facts", "VALIDATION_PHRASINGS", "validation_questions",
+    "verify", "vocabulary",
 ]
 
 VERSION = "2"  # 2: quick has 200 documents (was 500)
