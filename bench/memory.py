@@ -74,7 +74,9 @@ def child(args: argparse.Namespace) -> int:
     stages["data"] = _rss()
     model, tokenizer = load_model(args.model, device=device)
     stages["model"] = _rss()
-    settings = {**profiles.defaults(args.child, "finetune", args.profile)["finetune"], "epochs": None, "steps": args.steps}
+    # the training loop's memory, without the stopping rule's checks (they score, train nothing, and need the data set's monitor)
+    settings = {**profiles.defaults(args.child, "finetune", args.profile)["finetune"], "epochs": None, "steps": args.steps,
+                "eval_every": 0, "stop_at": None}
     cfg = ft.FinetuneConfig(**settings)
     examples = ft.make_examples(documents, cfg.split)
     tokens = [len(ft.tokenize_example(tokenizer, ex, cfg.loss_on).ids) for ex in examples]

@@ -136,6 +136,7 @@ def run_trial(dataset: str, name: str, seed: int, model_name: str, device: Any) 
         "steps_to_target": reached["step"] if reached else None,
         "epochs_to_target": reached["step"] / steps_per_epoch if reached else None,
         "tokens": log.tokens, "train_flops": log.flops, "budget_tokens": budget_tokens(tokenizer, documents, config),
+        "first_build_tokens": budget_tokens(tokenizer, documents, ft.FinetuneConfig(**budget(dataset), **CANDIDATES[BASELINE], seed=seed)),
         "seconds": round(wall, 1), "eval_seconds": round(log.eval_seconds, 1),
         "final": final, "evals": log.evals, "validation_sample": len(monitor.questions),
         "final_loss": sum(log.losses[-5:]) / len(log.losses[-5:]),
@@ -161,13 +162,12 @@ def report(held: dict[str, Any]) -> str:
     for dataset in [d for d in datasets.names() if d in by_set]:
         rows = sorted(by_set[dataset], key=lambda t: (t["tokens_to_target"] is None, t["tokens_to_target"] or math.inf))
         base = next((t["tokens_to_target"] for t in rows if t["candidate"] == BASELINE), None)
-        first_build = next((t.get("budget_tokens") for t in rows if t["candidate"] == BASELINE), None)
+        first_build = next((t.get("first_build_tokens") for t in rows if t.get("first_build_tokens")), None)
         cpu = rows[0]["machine"]["cpu"]
         lines += [f"\n## {dataset}\n\nBudget {budget(dataset)['epochs']} epochs, split {budget(dataset)['split']}; "
                   f"wall times on {cpu} ({rows[0]['machine']['torch_threads']} threads).\n",
-                  *([f"The first build's setting trains all {budget(dataset)['epochs']} epochs: "
-                     f"{next(t['budget_tokens'] for t in rows if t['candidate'] == BASELINE):,} tokens.\n"]
-                    if any(t["candidate"] == BASELINE and t.get("budget_tokens") for t in rows) else []),
+                  *([f"The first build's setting trains all {budget(dataset)['epochs']} epochs: {first_build:,} tokens.\n"]
+                    if first_build else []),
                   "| setting | seed | tokens to target | vs the first build's setting (stopped) | vs the first build's budget "
                   "| epochs | wall s | trained (final) | validation (final) |",
                   "|---|---|---|---|---|---|---|---|---|"]
