@@ -92,9 +92,11 @@ def missing_conditions(notebook: str, parameters: dict[str, Any]) -> int | None:
     """How many of a notebook's conditions have no record yet (None where `icft.plan` does not list them)."""
     from . import plan
 
+    if not plan.reads_records(notebook):
+        return None
     todo = plan.notebook_conditions(notebook, parameters["profile"], parameters["model"], parse_seeds(parameters["seeds"]),
-                                    rc_data=parameters.get("rc_data") or None)
-    return None if todo is None else sum(not c.path().exists() for c in todo)
+                                    rc_data=parameters.get("rc_data") or None) or []
+    return sum(not c.path().exists() for c in todo)
 
 
 def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any], root: Path) -> float:

@@ -186,15 +186,18 @@ def conditions(notebook: str, profile: str, model: str, seeds: Sequence[int], rc
 READS_EVERY_RECORD = "07_claims"
 
 
+def reads_records(notebook: str) -> bool:
+    """Whether a notebook (by file stem) reads records of conditions (00_* and notebooks of one's own do not)."""
+    return notebook == READS_EVERY_RECORD or notebook in NOTEBOOKS
+
+
 def notebook_conditions(notebook: str, profile: str, model: str, seeds: Sequence[int],
                         rc_data: str | None = None) -> list[Condition] | None:
     """The conditions whose records a notebook (by file stem) reads: its own, every notebook's for
     the claims notebook, None for a notebook that reads none (00_*)."""
-    if notebook == READS_EVERY_RECORD:
-        return conditions("all", profile, model, seeds, rc_data=rc_data)
-    if notebook in NOTEBOOKS:
-        return conditions(notebook, profile, model, seeds, rc_data=rc_data)
-    return None
+    if not reads_records(notebook):
+        return None
+    return conditions("all" if notebook == READS_EVERY_RECORD else notebook, profile, model, seeds, rc_data=rc_data)
 
 
 def command_line(c: Condition) -> str:
