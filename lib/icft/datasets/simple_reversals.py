@@ -193,6 +193,29 @@ SPEC = DatasetSpec(
 # --------------------------------------------------------------------------------------- oracle
 
 
+@dataclass(frozen=True)
+class _TrainedFact:
+    index: int
+    meta: dict  # subject, object, stated comparison, feature (from the fact's first training article)
+    opposite: str  # the comparison the reversal states
+    articles: int  # how many training articles state it
+
+
+def _trained_facts(generated: Generated) -> list[_TrainedFact]:
+    """Every trained fact, read from the training documents' meta (never from the test questions)."""
+    by_name = {f.name: f for f in FEATURES}
+    first: dict[int, dict] = {}
+    articles: dict[int, int] = {}
+    for d in generated.documents:
+        first.setdefault(d.meta["fact"], d.meta)
+        articles[d.meta["fact"]] = articles.get(d.meta["fact"], 0) + 1
+    out = []
+    for i in sorted(first):
+        m, feat = first[i], by_name[first[i]["feature"]]
+        out.append(_TrainedFact(i, m, feat.less if m["stated"] == feat.more else feat.more, articles[i]))
+    return out
+
+
 def oracle_sentences(generated: Generated, seed: int) -> list[str]:
     """The reversal of every trained fact, each written with training lead-ins (an augmentation upper bound).
 
@@ -202,21 +225,12 @@ def oracle_sentences(generated: Generated, seed: int) -> list[str]:
     what a perfect reverser would write; it is not the paper's method (the model writes the
     augmentations there).
     """
-    by_name = {f.name: f for f in FEATURES}
-    facts: dict[int, dict] = {}
-    articles: dict[int, int] = {}
-    for d in generated.documents:
-        m = d.meta
-        facts.setdefault(m["fact"], m)
-        articles[m["fact"]] = articles.get(m["fact"], 0) + 1
     rng = sub_rng(seed, "simple_reversals", "oracle")
     out: list[str] = []
-    for i in sorted(facts):
-        m = facts[i]
-        feat = by_name[m["feature"]]
-        opposite = feat.less if m["stated"] == feat.more else feat.more
-        reversed_fact = f"{m['object']} are {opposite} than {m['subject']}"
-        for k in rng.sample(range(len(TRAIN_LEADINS)), min(articles[i], len(TRAIN_LEADINS))):
+    for fact in _trained_facts(generated):
+        m = fact.meta
+        reversed_fact = f"{m['object']} are {fact.opposite} than {m['subject']}"
+        for k in rng.sample(range(len(TRAIN_LEADINS)), min(fact.articles, len(TRAIN_LEADINS))):
             out.append(TRAIN_LEADINS[k].format(fact=reversed_fact))
     return out
 
@@ -230,18 +244,12 @@ def validation_questions(generated: Generated, seed: int) -> list[Question]:
     Derived from the training documents' meta, like the `forward` split but with lead-ins neither
     training nor the test uses, so the reported forward split is never the one fine-tuning is tuned on.
     """
-    by_name = {f.name: f for f in FEATURES}
-    facts: dict[int, dict] = {}
-    for d in generated.documents:
-        facts.setdefault(d.meta["fact"], d.meta)
     rng = sub_rng(seed, "simple_reversals", "validation")
     out: list[Question] = []
-    for i in sorted(facts):
-        m = facts[i]
-        feat = by_name[m["feature"]]
-        opposite = feat.less if m["stated"] == feat.more else feat.more
+    for fact in _trained_facts(generated):
+        i, m = fact.index, fact.meta
         for j, k in enumerate(rng.sample(range(len(VALIDATION_LEADINS)), VALIDATION_PER_FACT)):
-            choices = [f" {m['stated']} than {m['object']}.", f" {opposite} than {m['object']}."]
+            choices = [f" {m['stated']} than {m['object']}.", f" {fact.opposite} than {m['object']}."]
             answer = rng.randrange(2)
             if answer == 1:
                 choices.reverse()

@@ -34,8 +34,12 @@ class Phrasing:
         return m.group(1) if m else None
 
 
-def _p(pid: str, kind: str, direction: str, template: str, marker: str = "") -> Phrasing:
+def phrasing(pid: str, kind: str, direction: str, template: str, marker: str = "") -> Phrasing:
+    """A phrasing; one with a marker phrase (that no other phrasing contains) is held out of training."""
     return Phrasing(pid, kind, direction, template, held_out=bool(marker), marker=marker)
+
+
+_p = phrasing
 
 
 PHRASINGS: tuple[Phrasing, ...] = (

@@ -37,6 +37,7 @@ from .phrasings import (
     TITLES,
     Lexicon,
     Phrasing,
+    phrasing,
     render,
 )
 from .questions import Plan, distractors, spread
@@ -53,7 +54,7 @@ PER_GROUP_MIN, PER_GROUP_MAX, DOCUMENTS_PER_QUESTION = 3, 30, 10
 
 
 def _v(pid: str, kind: str, template: str, marker: str) -> Phrasing:
-    return Phrasing(pid, kind, "forward", template, held_out=True, marker=marker)
+    return phrasing(pid, kind, "forward", template, marker)
 
 
 VALIDATION_PHRASINGS: tuple[Phrasing, ...] = (
