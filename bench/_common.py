@@ -74,6 +74,9 @@ def machine(device: torch.device | str | None = None) -> dict[str, Any]:
         pass
     dev = torch.device(device) if device is not None else torch.device("cpu")
     info["device"] = str(dev)
+    from icft.finetune import native_bf16
+
+    info["native_bf16"] = native_bf16(dev)  # what fine-tuning's precision="auto" decides by
     if dev.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(dev)
     return info
