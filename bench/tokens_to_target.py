@@ -166,11 +166,9 @@ def _fewer(reference: int, tokens: int) -> str:
 
 
 def _machine(t: dict[str, Any]) -> str:
-    """Wall times differ by machine and precision ("auto" is bf16 where the machine has it natively)."""
-    m, precision = t["machine"], t["settings"]["precision"]
-    if precision == "auto":
-        precision = "bf16" if m.get("native_bf16") or m["device"].startswith("cuda") else "fp32"
-    return f"{m['cpu']}, {m['torch_threads']} threads, {precision}"
+    """Wall times differ by machine and precision (the quick profile pins it)."""
+    m = t["machine"]
+    return f"{m['cpu']}, {m['torch_threads']} threads, {t['settings']['precision']}"
 
 
 def report(held: dict[str, Any]) -> str:
