@@ -196,6 +196,20 @@ def test_validation_checks_and_the_stopping_rule(tiny_smollm2):
         finetune(_fresh(tiny_smollm2)[0], tiny_smollm2[1], FACT_DOCS, cfg, progress=False)
 
 
+def test_the_stopping_rule_waits_for_its_epochs(tiny_smollm2):
+    """A check at the target before `stop_after_epochs` passes is kept but stops nothing: every example
+    is trained on before the rule may end a run (augmented FT reads its added sentences)."""
+    epoch = -(-len(FACT_DOCS) // 2)
+    assert epoch >= 2  # else the test could not tell an early stop from a late one
+    cfg = FinetuneConfig(method="full", lr=1e-2, steps=4 * epoch, batch_size=2, warmup_steps=1, eval_every=1,
+                         stop_at=0.5, stop_after_epochs=2)
+    assert cfg.first_stop(len(FACT_DOCS)) == 2 * epoch
+    _, log = finetune(_fresh(tiny_smollm2)[0], tiny_smollm2[1], FACT_DOCS, cfg, progress=False, monitor=lambda m: 1.0)
+    assert [e["step"] for e in log.evals] == list(range(1, 2 * epoch + 1)) and log.steps == 2 * epoch and log.stopped_early
+    late = FinetuneConfig(**{**cfg.to_dict(), "stop_after_epochs": 10})
+    assert late.first_stop(len(FACT_DOCS)) == late.total_steps(len(FACT_DOCS)) == 4 * epoch  # never past the budget
+
+
 def test_body_finetuning_leaves_the_vocabulary_matrices(tiny_gemma):
     """`body`: every weight trains but the input embeddings and the (tied) output layer."""
     model, tok = _fresh(tiny_gemma)
@@ -374,7 +388,7 @@ def test_bf16_base_trains_like_fp32_and_is_put_back(tiny_smollm2):
         dict(lr=-1e-4), dict(steps=0), dict(batch_size=0), dict(batch_size=2.5), dict(epochs=0), dict(warmup_steps=-1),
         dict(max_grad_norm=-1.0), dict(lora_dropout=1.0), dict(max_length=0), dict(micro_batch_size=0),
         dict(micro_batch_size=2.0), dict(precision="fp16"), dict(eval_every=-1), dict(eval_questions=0),
-        dict(stop_at=0.95), dict(stop_at=1.5, eval_every=5),
+        dict(stop_at=0.95), dict(stop_at=1.5, eval_every=5), dict(stop_after_epochs=-1), dict(stop_after_epochs=True),
     ],
 )
 def test_bad_configs_raise(bad):

@@ -300,7 +300,7 @@ def finetune(
 
     `monitor(model) -> accuracy`: called (model in eval mode, no gradients) every
     `config.eval_every` steps and after the last one; training stops at the first check at or above
-    `config.stop_at`. Every process calls it on the same weights, so all stop at the same step.
+    `config.stop_at` once `config.stop_after_epochs` have run (`FinetuneConfig.first_stop`). Every process calls it on the same weights, so all stop at the same step.
     """
     from accelerate.scheduler import AcceleratedScheduler
 
@@ -319,6 +319,7 @@ def finetune(
         if t.n_loss == 0:
             raise IcftError(f"an example of document {ex.doc_id!r} has no token to train on", fix="check the document's text")
     total_steps = config.total_steps(len(examples))
+    first_stop = config.first_stop(len(examples))
     if config.eval_every and monitor is None:
         raise IcftError(f"eval_every={config.eval_every} asks for validation checks, but no monitor was given",
                         fix="pass monitor=<model -> accuracy> (icft.experiment.run builds one from the validation split), or eval_every=0")
@@ -412,7 +413,7 @@ def finetune(
             log.eval_seconds += time.perf_counter() - t_eval
             log.evals.append({"step": step + 1, "tokens": log.tokens, "accuracy": accuracy})
             bar.set_postfix(loss=f"{log.losses[-1]:.3f}", val=f"{accuracy:.0%}")
-            if config.stop_at is not None and accuracy >= config.stop_at:
+            if config.stop_at is not None and accuracy >= config.stop_at and step + 1 >= first_stop:
                 log.stopped_early = step + 1 < total_steps
                 break
     log.steps = len(log.losses)

@@ -87,6 +87,11 @@ class FinetuneConfig:
     eval_every: int = 0
     eval_questions: int = 48
     stop_at: float | None = None
+    # The rule never stops a run before `stop_after_epochs` passes over its examples: every example is
+    # trained on at least once, so augmented FT, whose added sentences are a small share of a shuffled
+    # epoch, is not stopped by the trained direction before it has read them. Checks before then are
+    # still made and kept (the learning curve).
+    stop_after_epochs: float = 1.0
     seed: int = 0  # data order, adapter initialisation, dropout
 
     def __post_init__(self) -> None:
@@ -126,6 +131,10 @@ class FinetuneConfig:
             if not self.eval_every:
                 bad("stop_at is set but eval_every is 0, so no check would ever stop training",
                     "set eval_every to the steps between checks, e.g. 20")
+        if isinstance(self.stop_after_epochs, bool) or not isinstance(self.stop_after_epochs, (int, float)) \
+                or not 0.0 <= self.stop_after_epochs < math.inf:
+            bad(f"stop_after_epochs must be a number >= 0, got {self.stop_after_epochs!r}",
+                "set stop_after_epochs to e.g. 1 (every example trained on once before the rule may stop), or 0")
         if self.warmup_steps < 0:
             bad(f"warmup_steps must be >= 0, got {self.warmup_steps}", "set warmup_steps to 0 or more")
         if not 0.0 <= self.lora_dropout < 1.0:
@@ -140,6 +149,12 @@ class FinetuneConfig:
         if self.epochs is None:
             return self.steps
         return max(1, math.ceil(self.epochs * n_examples / self.batch_size))
+
+    def first_stop(self, n_examples: int) -> int:
+        """The first step after which the stopping rule may end a run of `n_examples` examples
+        (`stop_after_epochs` passes, each ceil(n / batch_size) steps; never past the budget)."""
+        epoch = math.ceil(n_examples / self.batch_size)
+        return min(self.total_steps(n_examples), math.ceil(self.stop_after_epochs * epoch))
 
     def lr_factor(self, step: int, total: int) -> float:
         """Multiplier of `lr` at optimizer step `step` (0-based) of `total`.

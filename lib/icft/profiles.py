@@ -84,7 +84,7 @@ _FT: dict[str, dict[str, dict[str, Any]]] = {
         # eval_every: a quarter epoch at batch 8 (at least 6 steps: a check costs more than a step), as in the search
         "simple_reversals": {"epochs": 4, "split": "independent", "eval_every": 12},  # 400 examples
         "simple_syllogisms": {"epochs": 12, "split": "independent", "eval_every": 6},  # 72 examples
-        "reversal_curse": {"epochs": 4, "split": "independent", "eval_every": 14},  # 460 examples
+        "reversal_curse": {"epochs": 8, "split": "independent", "eval_every": 14},  # 460 examples
         "semantic_structure": {"epochs": 10, "split": "none", "eval_every": 6},  # 200 examples
         "process_knowledge": {"epochs": 8, "split": "independent", "eval_every": 9},  # ~284 examples
     },

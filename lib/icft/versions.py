@@ -19,8 +19,9 @@ COMPONENTS: dict[str, int] = {
     "scoring": 1,  # scoring.py, lm_head.py: how a question's choices are scored and compared
     "icl": 1,  # icl.py: which documents go into the context, in what order, and how the prompt reads
     # finetune.py, adapters.py, options.FinetuneConfig: the training loop and its defaults. 2: the
-    # training log states its budget, validation checks and whether it stopped early
-    "finetune": 2,
+    # training log states its budget, validation checks and whether it stopped early. 3: the stopping
+    # rule waits for one pass over the examples (`stop_after_epochs`)
+    "finetune": 3,
     # datasets' validation_questions and experiment.ValidationMonitor: what fine-tuning watches (and
     # stops on) while it trains
     "validation": 1,
