@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from icft import build
+from icft import claims as claims_module
 from icft.errors import IcftError
 from icft.paths import repo_root
 
@@ -50,12 +51,14 @@ def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys, smoke_r
         assert (tmp_path / "results" / f"{name}.json").is_file(), name
     for fig in ("fig2_reversal_curse", "fig3_simple_reversals_syllogisms", "fig4_semantic_structure", "figA_nonsense_names",
                 "figA_semantic_ablations", "figA_sentence_splitting", "figA_process_knowledge", "figB_two_models",
-                "figB_oracle_augmentation", "figB_relevant_only", "figB_compute"):
+                "figB_oracle_augmentation", "figB_relevant_only", "figB_compute", "fig_claims_forest"):
         for ext in ("pdf", "png"):
             assert (tmp_path / "figures" / f"{fig}.{ext}").stat().st_size > 0, fig
     claims = json.loads((tmp_path / "results" / "07_claims.json").read_text())
     assert {c["claim"] for c in claims["claims"]} == {f"C{i}" for i in range(1, 9)}
-    assert all(c["verdict"] in ("reproduced", "partly", "not reproduced", "not run") for c in claims["claims"])
+    assert all(c["verdict"] in claims_module.VERDICTS for c in claims["claims"])
+    # randomly initialised tiny models: nothing reproduces, not even in part
+    assert not [c["claim"] for c in claims["claims"] if c["verdict"] in ("reproduced", "partly")]
     assert claims["n_conditions"] == len(list((tmp_path / "results" / "runs").glob("*/*.json")))
 
     shutil.copytree(repo_root() / "paper", tmp_path / "paper", ignore=shutil.ignore_patterns("build"))

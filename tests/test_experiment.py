@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from icft import experiment
+from icft import experiment, stats
 from icft.errors import IcftError
 from icft.experiment import Condition
 
@@ -135,9 +135,9 @@ def test_records_table_and_grouped_bars(tmp_path):
 
 
 def test_binomial_test_and_validity_checks():
-    assert experiment.binomial_p_above(0, 10, 0.5) == pytest.approx(1.0)
-    assert experiment.binomial_p_above(10, 10, 0.5) == pytest.approx(0.5**10)
-    assert experiment.binomial_p_above(6, 10, 0.5) == pytest.approx(386 / 1024)
+    assert stats.binomial_p_above(0, 10, 0.5) == pytest.approx(1.0)
+    assert stats.binomial_p_above(10, 10, 0.5) == pytest.approx(0.5**10)
+    assert stats.binomial_p_above(6, 10, 0.5) == pytest.approx(386 / 1024)
     row = lambda acc, n=40: {"accuracy": acc, "n": n, "chance": 0.5}  # noqa: E731
     ok = experiment.validity(_cond(), {"forward": row(0.55), "reversal": row(0.5)})
     assert ok["ok"] and ok["above_chance_p"]["reversal"] > 0.5

@@ -1,29 +1,33 @@
 """From records to the numbers the figures, the claims table and the paper show.
 
 A *variant* (`icft.variants.Variant`: a method and the options that differ from the profile's) is a
-condition without its seed: one bar of a figure. Its accuracy on a split is pooled
-over seeds: every seed has its own data set (the generators are seeded), so the questions of all seeds
-are independent draws and the binomial standard error over all of them is the error bar; the spread
-between seeds is reported beside it. Where the paper uses the spread over task subsets (semantic
+condition without its seed: one bar of a figure. Its accuracy on a split is pooled over seeds (every
+seed has its own generated data set and its own runs). Its interval is a hierarchical bootstrap
+(`icft.stats`): seeds, then question clusters within a seed (a person, a fact, a category), so
+neither the questions about one person nor the questions of one fine-tuning run count as independent
+draws; `se` is the bootstrap's standard deviation. The spread between seeds is reported beside it
+(`seed_sd`) and is part of the interval. Where the paper uses the spread over task subsets (semantic
 structure) `se_subsets` holds that one.
 
     records = [experiment.run(c) for c in plan.conditions(...)]
-    table = analysis.summary(records)          # one row per variant x split
-    analysis.compare(table, a, b, split)       # a - b with its standard error and z (a, b: variants or method names)
+    boot = analysis.bootstrap(records)         # every cell's replicates, paired within a seed
+    table = analysis.summary(records, boot)    # one row per variant x split
+    boot.cell(analysis.key(analysis.row(table, "icl", "reversal")))  # one cell's Estimate
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
+from .stats import Bootstrap, question_frame
 from .variants import Variant, as_variant, data_source, variant_of
 
-Z95 = 1.959963984540054
+# what names one cell (a variant on a split): a row of the summary and a cell of the bootstrap
+KEY = ("dataset", "source", "model", "profile", "variant", "split")
 
 
 def unique(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -37,17 +41,36 @@ def variants(records: Sequence[dict[str, Any]]) -> list[Variant]:
     return list(dict.fromkeys(variant_of(r["condition"]) for r in records))
 
 
-def summary(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One row per variant (dataset, model, `Variant`) and split: accuracy pooled over seeds, its binomial
-    se and 95% interval, n (questions, all seeds), seeds, the seed-to-seed sd, chance, se over subsets."""
+def cell_of(condition: dict[str, Any], split: str) -> tuple:
+    """The cell (`KEY`) a record's questions on `split` belong to."""
+    c = condition
+    return (c["dataset"], data_source(c), c["model"], c["profile"], variant_of(c), split)
+
+
+def key(row: pd.Series) -> tuple:
+    """The cell of a summary row."""
+    return tuple(row[k] for k in KEY)
+
+
+def bootstrap(records: Sequence[dict[str, Any]], replicates: int | None = None, seed: int = 0) -> Bootstrap:
+    """The hierarchical bootstrap of every cell of `records` (seeded, paired within a seed's data)."""
+    from .stats import REPLICATES
+
+    return Bootstrap(question_frame(unique(records), cell_of), replicates or REPLICATES, seed)
+
+
+def summary(records: Sequence[dict[str, Any]], boot: Bootstrap | None = None) -> pd.DataFrame:
+    """One row per variant (dataset, model, `Variant`) and split: accuracy pooled over seeds, its
+    bootstrap se and 95% interval (`bootstrap`), n (questions, all seeds), seeds, the seed-to-seed sd,
+    chance, se over subsets."""
+    boot = boot if boot is not None else bootstrap(records)
     rows: dict[tuple, dict[str, Any]] = {}
     for rec in unique(records):
         c = rec["condition"]
         variant = variant_of(c)
         source = data_source(c)
         for split, a in rec["accuracy"].items():
-            key = (c["dataset"], source, c["model"], c["profile"], variant, split)
-            r = rows.setdefault(key, {"dataset": c["dataset"], "source": source, "model": c["model"], "profile": c["profile"],
+            r = rows.setdefault(cell_of(c, split), {"dataset": c["dataset"], "source": source, "model": c["model"], "profile": c["profile"],
                                       "variant": variant, "method": c["method"], "split": split,
                                       "correct": 0.0, "n": 0, "seeds": [], "per_seed": [], "chance_sum": 0.0,
                                       "se_subsets": [], "subsets": {}, "valid": []})
@@ -65,16 +88,18 @@ def summary(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 acc[0] += sub["accuracy"] * sub["n"]
                 acc[1] += sub["n"]
     out = []
-    for r in rows.values():
+    for cell, r in rows.items():
         n = r["n"]
         p = r["correct"] / n
-        se = math.sqrt(p * (1 - p) / n)
+        est = boot.cell(cell)
+        se = est.se
+        lo, hi = est.interval
         ps = r["per_seed"]
         sd = float(pd.Series(ps).std()) if len(ps) > 1 else float("nan")
         out.append({
             "dataset": r["dataset"], "source": r["source"], "model": r["model"], "profile": r["profile"], "variant": r["variant"],
             "method": r["method"], "split": r["split"], "accuracy": p, "se": se,
-            "ci_low": max(0.0, p - Z95 * se), "ci_high": min(1.0, p + Z95 * se), "n": n,
+            "ci_low": lo, "ci_high": hi, "n": n,
             "n_seeds": len(ps), "seeds": ",".join(map(str, sorted(r["seeds"]))), "seed_sd": sd,
             "chance": r["chance_sum"] / n,
             "se_subsets": sum(r["se_subsets"]) / len(r["se_subsets"]) if r["se_subsets"] else float("nan"),
@@ -83,15 +108,6 @@ def summary(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "valid": all(r["valid"]) if r["valid"] else None,
         })
     return pd.DataFrame(out)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    a: float
-    b: float
-    diff: float
-    se: float
-    z: float
 
 
 def row(table: pd.DataFrame, variant: Variant | str, split: str, **where: Any) -> pd.Series:
@@ -105,21 +121,6 @@ def row(table: pd.DataFrame, variant: Variant | str, split: str, **where: Any) -
         # several rows: the table mixes models, data sets or data sources the caller did not select
         raise KeyError(f"{len(hits)} rows for variant={variant!r} split={split!r} {where}")
     return hits.iloc[0]
-
-
-def compare(table: pd.DataFrame, a: Variant | str, b: Variant | str, split: str, **where: Any) -> Comparison:
-    """Variant a minus variant b on one split; independent binomial errors (different runs)."""
-    ra, rb = row(table, a, split, **where), row(table, b, split, **where)
-    se = math.sqrt(ra["se"] ** 2 + rb["se"] ** 2)
-    diff = ra["accuracy"] - rb["accuracy"]
-    return Comparison(ra["accuracy"], rb["accuracy"], diff, se, diff / se if se > 0 else (math.inf if diff > 0 else -math.inf if diff < 0 else 0.0))
-
-
-def above_chance(r: pd.Series, alpha: float = 0.05) -> bool:
-    from .experiment import binomial_p_above
-
-    k = round(r["accuracy"] * r["n"])
-    return binomial_p_above(k, int(r["n"]), float(r["chance"])) < alpha
 
 
 def bars_table(table: pd.DataFrame, variants: Sequence[Variant | str], splits: Sequence[str] | None = None) -> pd.DataFrame:

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from .scoring import ScoreResult
     import pandas as pd
 
-RECORD_FORMAT = 2  # 2: records state their inputs (model identity, component versions), which the key covers
+RECORD_FORMAT = 3  # 2: records state their inputs (model identity, component versions), which the key covers;
+# 3: every question names its cluster (`DatasetSpec.cluster`)
 METHODS = ("pretrained", "icl", "finetune", "augmented")
 # what every record has, and its JSON type: checked when a record is read back
 RECORD_FIELDS: dict[str, type] = {"key": str, "condition": dict, "inputs": dict, "accuracy": dict, "validity": dict,
@@ -256,11 +257,6 @@ def accuracy_table(result: ScoreResult) -> dict[str, Any]:
 FT_MIN_TRAINED_ACCURACY = 0.95
 
 
-def binomial_p_above(k: int, n: int, p: float) -> float:
-    """One-sided exact binomial test: P(X >= k) for X ~ Binomial(n, p)."""
-    return float(sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1)))
-
-
 def validity(condition: Condition, table: dict[str, Any], alpha: float = 0.01) -> dict[str, Any]:
     """The checks that make a comparison meaningful (reported in the record, never used to tune):
 
@@ -270,6 +266,8 @@ def validity(condition: Condition, table: dict[str, Any], alpha: float = 0.01) -
     - finetune: the trained-direction splits at >= 95%, else FT failed for a dull reason;
     - icl: the trained-direction accuracy, reported (expected high).
     """
+    from .stats import binomial_p_above
+
     out: dict[str, Any] = {}
     if condition.method == "pretrained":
         above, below = {}, {}
@@ -471,7 +469,9 @@ def run(condition: Condition, *, root: Path | None = None, force: bool = False, 
         record["validity"]["stopped_at_step"] = t["steps"] if t["stopped_early"] else None
     record["scoring"] = {k: v for k, v in dataclasses.asdict(result.stats).items() if k != "seconds"}
     record["compute"] = compute
-    record["questions"] = result.to_records()
+    cluster = datasets.spec(condition.dataset).cluster  # what the statistics resample (icft.stats)
+    by_id = {q.id: q for q in questions}
+    record["questions"] = [{**row, "cluster": cluster(by_id[row["id"]])} for row in result.to_records()]
     record["software"] = software()
     record["machine"] = machine(next(model.parameters()).device)
     # Kept apart so that everything else is byte-identical across reruns of the same condition.

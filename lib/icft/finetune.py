@@ -300,7 +300,8 @@ def finetune(
 
     `monitor(model) -> accuracy`: called (model in eval mode, no gradients) every
     `config.eval_every` steps and after the last one; training stops at the first check at or above
-    `config.stop_at` once `config.stop_after_epochs` have run (`FinetuneConfig.first_stop`). Every process calls it on the same weights, so all stop at the same step.
+    `config.stop_at` once `config.stop_after_epochs` have run (`FinetuneConfig.first_stop`). Every
+    process calls it on the same weights, so all stop at the same step.
     """
     from accelerate.scheduler import AcceleratedScheduler
 

@@ -210,3 +210,34 @@ def hierarchy_figure(profile: str = "full", seed: int | None = 0, *, fontsize: f
     fig.suptitle(f"Semantic structure ({profile}: {len(lines)} categories)" + ("" if seed is None else f", seed {seed}"),
                  fontsize=fontsize + 3)
     return fig
+
+
+# The claims table's part statuses, one colour each (the same in the notebook and the paper).
+STATUS_COLOURS = {"holds": PALETTE[2], "contradicted": PALETTE[3], "inconclusive": "#999999"}
+
+
+def forest(entries: list[dict], model: str, ax: plt.Axes | None = None) -> plt.Figure:
+    """Every tested part of `model`'s claims (`icft.claims.claims_table`) as an estimate with its 95%
+    interval, in points, grouped by claim; the tick on each row marks what it is tested against (0, a
+    margin, chance or the ceiling already subtracted), the colour its status."""
+    rows = [(e["claim"], p) for e in entries if e["model"] == model for p in e["parts"] if p.get("status") in STATUS_COLOURS]
+    height = 0.9 + 0.16 * max(1, len(rows))
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6.8, height))
+    y = list(range(len(rows)))[::-1]
+    for yi, (_, p) in zip(y, rows):
+        c = STATUS_COLOURS[p["status"]]
+        ax.plot([100 * p["ci_low"], 100 * p["ci_high"]], [yi, yi], color=c, lw=1.4)
+        ax.plot([100 * p["estimate"]], [yi], "o", color=c, ms=3.5)
+        ax.plot([100 * p["reference"]], [yi], "|", color="black", ms=6, mew=0.8)
+    ax.axvline(0, color="black", lw=0.5, ls=":")
+    ax.set_yticks(y, [f"{claim}: {textwrap.shorten(p['test'], 70, placeholder='...')}" for claim, p in rows], fontsize=6)
+    for i in range(1, len(rows)):  # a rule between claims
+        if rows[i][0] != rows[i - 1][0]:
+            ax.axhline(y[i] + 0.5, color="#dddddd", lw=0.6)
+    ax.set_xlabel("estimate and 95% interval (percentage points; | what it is tested against)")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=c, marker="o", ms=3.5, lw=1.4, label=s) for s, c in STATUS_COLOURS.items()]
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=6, ncols=3)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    return fig

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import IcftError
-from .experiment import RECORD_FORMAT, Condition, load_record
+from .experiment import Condition, load_record
 from .paths import results_dir
 
 
@@ -39,7 +39,7 @@ class Status:
 def why_stale(old: dict[str, Any], new: dict[str, Any]) -> str:
     """What changed between a record's `inputs` and the condition's: "scoring 1 -> 2; model weights changed"."""
     if not old:
-        return f"made before records stated their inputs (record format < {RECORD_FORMAT})"
+        return "made before records stated their inputs (record format 1)"
     parts = []
     ov, nv = old.get("versions", {}), new.get("versions", {})
     for comp in sorted(set(ov) | set(nv)):

@@ -67,6 +67,10 @@ class DatasetSpec:
     # Every test split in reading order (the trained ones first, then roughly by difficulty): the
     # order of the bars in every figure.
     splits: tuple[str, ...] = ()
+    # A question's cluster: questions of one cluster share what they ask about (a person, a fact, a
+    # category), so they are not independent draws. The statistics resample clusters, not questions
+    # (`icft.stats`). The default makes every question its own cluster.
+    cluster: Callable[[Question], str] = lambda q: q.id
 
 
 # --------------------------------------------------------------------------------------- seeding

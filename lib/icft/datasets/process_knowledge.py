@@ -429,6 +429,11 @@ def generate(sizes: Sizes, seed: int) -> Generated:
     return Generated(documents, questions, DESIGN, nonsense_words=words, extra=extra)
 
 
+def _rule_combination(q: Question) -> str:
+    """The primitives an expression combines (its rules), sorted: `breep(plerd(x))` -> `breep+plerd`."""
+    return "+".join(sorted(set(re.findall(r"([a-z]+)\(", q.meta["expression"]))))
+
+
 SPEC = DatasetSpec(
     name="process_knowledge",
     version=VERSION,
@@ -439,6 +444,7 @@ SPEC = DatasetSpec(
     "compositional and 50 trained questions. quick: 8 primitives, 75 expressions (1/2), 45 + 25 questions. "
     "smoke: 5 primitives, 10 expressions.",
     trained_splits=("trained",),
+    cluster=_rule_combination,
     splits=("trained", "compositional"),
 )
 

@@ -265,6 +265,7 @@ SPEC = DatasetSpec(
     options=("rc_data", "nonsense_names"),
     variant=_variant,
     trained_splits=("p2d", "d2p"),
+    cluster=lambda q: q.meta["person"],  # every question about one person
     splits=("p2d", "d2p", "reversal"),
 )
 

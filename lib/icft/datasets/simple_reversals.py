@@ -186,6 +186,7 @@ SPEC = DatasetSpec(
     profile_note="full: 100 facts x 10 articles (the paper). quick: 40 facts x 10 articles (2/5 of full, the same "
     "repetition per fact). smoke: 6 facts x 3 articles (tests only).",
     trained_splits=("forward",),
+    cluster=lambda q: str(q.meta["fact"]),  # a fact's forward and reversed questions
     splits=("forward", "reversal"),
 )
 

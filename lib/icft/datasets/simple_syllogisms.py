@@ -179,6 +179,7 @@ SPEC = DatasetSpec(
     generate=generate,
     profile_note="full: 69 examples (the paper). quick: 36 (about 1/2; 12 per conclusion type). smoke: 9.",
     trained_splits=("premises",),
+    cluster=lambda q: str(q.meta["example"]),  # one term triple: its conclusion and its premises
     splits=("premises", "syllogism"),
 )
 

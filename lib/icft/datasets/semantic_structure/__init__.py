@@ -206,6 +206,7 @@ SPEC = DatasetSpec(
     generate=_generate_for_registry,
     profile_note=PROFILE_NOTE,
     trained_splits=("rephrased",),
+    cluster=lambda q: q.meta["fact"].split("|")[1],  # the category the question asks about
     splits=("rephrased", "reversal", "syllogism", "category_holdout"),
 )
 
