@@ -325,6 +325,11 @@ def claims_table(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per claim and model: the paper's statement, each part with our numbers, estimate,
     interval and status, the preconditions, the verdict. The false discovery rate is controlled over
     the parts of this one call: the claims notebook's table (all records) is the one the paper shows."""
+    if isinstance(records, pd.DataFrame):
+        from .errors import IcftError
+
+        raise IcftError("claims_table takes the records, not a summary table: its tests resample their questions",
+                        fix="pass the list of records the summary was made from (experiment.run_all's result)")
     boot = bootstrap(records)
     table = summary(records, boot)
     out = []

@@ -65,4 +65,4 @@ def findings(table: pd.DataFrame, dataset: str, variants: Sequence[Variant | str
         if len(ranked) > 1 and ranked[0][1]["accuracy"] > ranked[1][1]["accuracy"]:
             line += f" Highest: {labels.text(ranked[0][0])}."
         lines.append(line)
-    return "\n".join(lines) + "\n\n(95% intervals: binomial errors pooled over seeds and questions.)"
+    return "\n".join(lines) + "\n\n(95% intervals: hierarchical bootstrap, seeds then question clusters; `icft.stats`.)"
