@@ -56,8 +56,24 @@ def records(results: Path) -> dict[str, dict[str, Any]]:
         where = f"{m.get('cpu', '?')} ({'+'.join(m.get('cpu_flags') or []) or 'no flags'}, {m.get('threads', '?')} threads)"
         out[str(rec.get("key") or path.stem)] = {"name": path.stem, "dataset": cond.get("dataset"), "method": cond.get("method"),
                                                  "profile": cond.get("profile"), "timings": timings, "flops": flops,
-                                                 "machine": where}
+                                                 "machine": where, "tokens": _tokens(rec)}
     return out
+
+
+def _tokens(rec: dict[str, Any]) -> tuple[int, int] | None:
+    """A fine-tuning record's training tokens, and what the first build's budget would have trained:
+    its epochs (`profiles.FIRST_BUILD_EPOCHS`, LoRA, every epoch run) of the same examples, for a run
+    stopped by the rule; a fixed-budget run (sentence splitting) counts as it ran."""
+    t, c = rec.get("training"), rec.get("condition") or {}
+    if not isinstance(t, dict) or not t.get("tokens"):
+        return None
+    from icft.profiles import FIRST_BUILD_EPOCHS
+
+    epochs = t["steps"] * (t.get("config") or {}).get("batch_size", 0) / max(1, t.get("examples", 1))
+    first = FIRST_BUILD_EPOCHS.get(c.get("dataset"))
+    if not (c.get("finetune") or {}).get("stop_at") or not first or not epochs:
+        return t["tokens"], t["tokens"]
+    return t["tokens"], round(t["tokens"] / epochs * first)
 
 
 def notebook_keys(notebooks: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
@@ -154,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"FLOPs (machine-independent, icft.compute): {sum(flops.values()):.3g} in all; "
           + ", ".join(f"{LABELS[s]} {v:.3g}" for s, v in flops.items()))
     print("records made on: " + "; ".join(f"{n} on {m}" for m, n in sorted(machines.items(), key=lambda kv: -kv[1])))
+    pairs = [r["tokens"] for r in recs.values() if r.get("tokens")]
+    ours, first = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+    if pairs:
+        print(f"training tokens: {ours:,} in {len(pairs)} fine-tuning records; at the first build's budgets {first:,} "
+              f"({first / ours:.1f}x; its LoRA cost 2/3 to 1 of our body-only FT per token)")
     shares = {s: (totals[s] / total if total else 0.0) for s in STAGES}
     order = sorted(STAGES, key=lambda s: shares[s])
     print("share of the recorded time: " + ", ".join(f"{LABELS[s]} {shares[s]:.0%}" for s in order))
@@ -161,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "paper", "results": str(results), "notebooks": per_notebook, "notebook_wall_seconds": wall_total,
         "record_seconds": totals, "record_shares": shares, "records": len(recs), "record_flops": flops,
         "total_flops": sum(flops.values()), "machines": machines,
+        "training_tokens": {"ours": ours, "first_build_budget": first, "records": len(pairs)},
         "biggest": order[-1] if total else None,
     }
     atomic_write_json(Path(args.out) if args.out else results / "bench" / "paper.json", record)
