@@ -251,3 +251,30 @@ def test_planning_loads_no_model_library():
             "heavy = sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules); print(heavy); assert not heavy")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_c1_reports_how_often_ft_picks_a_trained_target_name():
+    """The share of reversal questions on which FT picks a d2p person's name (a training target),
+    against those names' share of the choices: a model that always picks one when offered scores the
+    share of questions offering one."""
+    import json
+    from pathlib import Path
+
+    from icft import datasets
+
+    ft = next(json.loads(p.read_text()) for p in sorted((Path(__file__).parent / "golden").glob("reversal_curse-finetune-tiny-gemma-3-*.json")))
+    c = ft["condition"]
+    gen, _, _ = datasets.generate(c["dataset"], c["profile"], c["seed"])
+    group = {q.meta["person"]: q.meta["group"] for q in gen.questions}
+    by_id = {q.id: q for q in gen.questions}
+    offers = 0
+    for row in ft["questions"]:
+        if row["split"] == "reversal":
+            names = [x.strip() for x in by_id[row["id"]].choices]
+            target = [i for i, x in enumerate(names) if group.get(x) == "d2p"]  # distractors may be no one's
+            row["pred"] = target[0] if target else row["pred"]
+            offers += bool(target)
+    n = sum(row["split"] == "reversal" for row in ft["questions"])
+    tt = claims.trained_targets([ft], c["model"])
+    assert tt["n"] == n and tt["share_picked"] == pytest.approx(offers / n) and 0 < tt["share_offered"] < tt["share_picked"]
+    assert claims.trained_targets([ft], "another-model") is None

@@ -300,6 +300,38 @@ CLAIMS: dict[str, tuple[str, Callable[[pd.DataFrame, _Parts], None]]] = {
 _SOURCE = {"C7": "generated"}  # claims read on one data source whatever else was run
 
 
+def trained_targets(records: Sequence[dict[str, Any]], model: str, method: str = "finetune") -> dict[str, Any] | None:
+    """C1's explanation, measured: on the reversal curse's reversal questions (a description, then a
+    choice of names), how often `method` picks the name of a person whose training documents end in
+    their name (group d2p: names that were training targets), against the share of such names among
+    the choices (what a model blind to it would pick). The generated data only; None without records."""
+    from .datasets import generate
+    from .variants import variant_of
+
+    picked = offered = n = 0
+    for rec in records:
+        c = rec["condition"]
+        if (c["dataset"], c["model"], c["method"]) != ("reversal_curse", model, method) or variant_of(c).options \
+                or (c.get("data_options") or {}).get("rc_data"):
+            continue
+        gen, _, _ = generate(c["dataset"], c["profile"], c["seed"], **(c.get("data_options") or {}))
+        group = {q.meta["person"]: q.meta["group"] for q in gen.questions}
+        questions = {q.id: q for q in gen.questions}
+        for answer in rec["questions"]:
+            if answer["split"] != "reversal":
+                continue
+            q = questions.get(answer["id"])
+            if q is None:  # not a question of this generation (a hand-made record)
+                continue
+            names = [x.strip() for x in q.choices]
+            picked += group.get(names[answer["pred"]]) == "d2p"
+            offered += sum(group.get(x) == "d2p" for x in names) / len(names)
+            n += 1
+    if not n:
+        return None
+    return {"share_picked": picked / n, "share_offered": offered / n, "n": n}
+
+
 def _verdict(parts: list[dict[str, Any]]) -> str:
     if not parts:
         return "not run"
@@ -349,6 +381,8 @@ def claims_table(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                         "seeds": sorted({int(s) for v in t[t["dataset"] == dataset]["seeds"] for s in str(v).split(",") if s})})
     _adjust(out)
     for e in out:
+        if e["claim"] == "C1" and not e["missing"]:
+            e["trained_targets"] = trained_targets(records, e["model"])
         e["verdict"] = _verdict(e["parts"])
         e["counts"] = {s: sum(p["status"] == s for p in e["parts"]) for s in STATUSES}
         e["held"], e["of"] = e["counts"]["holds"], len(e["parts"])
@@ -372,6 +406,10 @@ def to_markdown(entries: list[dict[str, Any]]) -> str:
         lines.append(f"- {head}. *Paper:* {e['statement']}")
         lines += [f"    - {_MARK[p['status']]} {p['test']}: {p['numbers']}"
                   + (f" (adjusted p {p['q_holds']:.2g})" if p["status"] != "not run" else "") for p in e["parts"]]
+        if e.get("trained_targets"):
+            tt = e["trained_targets"]
+            lines.append(f"    - *Why:* FT picks a name that was a training target (a d2p person's) on {_pct(tt['share_picked'])} "
+                         f"of the {tt['n']} reversal questions; such names are {_pct(tt['share_offered'])} of the choices")
         lines += [f"    - *Precondition* {'ok' if c['ok'] else 'not met' if c['ok'] is False else 'not shown'}: {c['check']}: {c['numbers']}"
                   for c in e.get("preconditions", [])]
     return "\n".join(lines)
