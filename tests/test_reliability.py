@@ -152,7 +152,7 @@ BAD_INPUT = [
     ("missing-berglund-folder", ["data", "build", "reversal_curse", "--profile", "smoke", "--rc-data", "{tmp}/no_rc"],
      "no_rc does not exist", None),
     ("output-path-is-a-file", [*BUILD, "--out", "{tmp}/a_file/data"], "cannot use {tmp}/a_file", _setup_file),
-    ("record-of-another-format", RUN, "is a results record of another format (43, expected 2)", _setup_old_record),
+    ("record-of-another-format", RUN, "is a results record of another format (44, expected 3)", _setup_old_record),
     ("incomplete-record", RUN, "is an incomplete results record (no valid inputs, accuracy, validity, questions)", _setup_incomplete_record),
     ("truncated-data-folder", RUN, "simple_reversals-smoke-s0/train.jsonl is corrupt or was edited", _setup_truncated_data),
     ("unknown-model-to-clear", ["models", "clear", "gemma-9000"], "unknown model name 'gemma-9000'", None),
