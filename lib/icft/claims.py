@@ -119,9 +119,9 @@ class _Parts:
 
     # --- the kinds of part
     def better(self, a: Variant | str, b: Variant | str, split: str, what: str | None = None) -> Estimate:
-        d = self.difference(a, b, split)
         seeds = self.common_seeds((a, split), (b, split))
-        pa, pb = self.accuracy(a, split, seeds).point, self.accuracy(b, split, seeds).point
+        ea, eb = self.accuracy(a, split, seeds), self.accuracy(b, split, seeds)
+        d, pa, pb = ea - eb, ea.point, eb.point
         self.add(what or f"{readable(as_variant(a))} > {readable(as_variant(b))} on {readable(split)}", d,
                  f"{_pct(pa)} vs {_pct(pb)} (diff {_pts(d.point)} pts, 95% CI {_pts(d.interval[0])} to {_pts(d.interval[1])})",
                  floor=self.paired_floor(a, b, split))
@@ -194,10 +194,6 @@ def _fields(t: Test) -> dict[str, Any]:
             "p_holds": t.p_holds, "p_contradicts": t.p_contradicts}
 
 
-def _gap(p: _Parts, split: str) -> Estimate:
-    return p.difference("icl", "finetune", split)
-
-
 def _c1(t: pd.DataFrame, p: _Parts) -> None:
     p.versus_chance("finetune", "reversal", "below")
     p.near_ceiling("icl", "reversal")
@@ -212,7 +208,7 @@ def _c2(t: pd.DataFrame, p: _Parts) -> None:
     rc = _Parts(t, p.boot, "reversal_curse")
     what = "ICL's gain over FT smaller than on the reversal curse"
     try:
-        rc_gap = _gap(rc, "reversal")
+        rc_gap = rc.difference("icl", "finetune", "reversal")
     except _Missing as e:
         p.not_run(what, f"the reversal curse's {e}")
     else:

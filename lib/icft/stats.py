@@ -70,14 +70,6 @@ class Estimate:
             return Estimate(self.point - other.point, self.replicates - other.replicates)
         return Estimate(self.point - other, self.replicates - other)
 
-    def __add__(self, other: "Estimate | float") -> "Estimate":
-        if isinstance(other, Estimate):
-            return Estimate(self.point + other.point, self.replicates + other.replicates)
-        return Estimate(self.point + other, self.replicates + other)
-
-    def __truediv__(self, k: float) -> "Estimate":
-        return Estimate(self.point / k, self.replicates / k)
-
     @property
     def interval(self) -> tuple[float, float]:
         r = self.replicates[~np.isnan(self.replicates)]
@@ -151,9 +143,6 @@ class Bootstrap:
 
     def seeds(self, key: Hashable) -> tuple[int, ...]:
         return tuple(sorted(self._sums.get(key, {})))
-
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._sums
 
     def cell(self, key: Hashable, seeds: Sequence[int] | None = None) -> Estimate:
         """The pooled accuracy of one cell over `seeds` (default: all it has) and its replicates."""
