@@ -14,7 +14,7 @@ PY      := $(VENV)/bin/python
 TORCH   ?= torch==2.13.0
 PROFILE ?= quick
 MODEL   ?= gemma-3-270m
-SEEDS   ?= 0,1
+SEEDS   ?= 0,1,2
 DEVICE  ?= auto
 # A folder of the original Berglund et al. files (e.g. ../shared/data/reversal_curse); empty: the generated set.
 RC_DATA ?=

@@ -104,12 +104,14 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from icft.profiles import DEFAULT_SEEDS
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", default=None, help="the results folder (default $ICFT_RESULTS or results/)")
     ap.add_argument("--out", default=None, help="JSON file (default <results>/bench/paper.json)")
     ap.add_argument("--profile", default="quick", help="without build_times.json: the plan's profile to attribute records")
     ap.add_argument("--model", default="gemma-3-270m", help="without build_times.json: the plan's model")
-    ap.add_argument("--seeds", default="0,1", help="without build_times.json: the plan's seeds")
+    ap.add_argument("--seeds", default=DEFAULT_SEEDS, help="without build_times.json: the plan's seeds")
     args = ap.parse_args(argv)
     from icft.io import atomic_write_json
     from icft.paths import results_dir

@@ -146,7 +146,7 @@ def to_json_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
             elif isinstance(v, float):
                 clean[k] = None if math.isnan(v) else round(v, 4)
             elif isinstance(v, dict):
-                clean[k] = {kk: round(vv, 4) for kk, vv in v.items()}
+                clean[k] = {kk: round(vv, 4) if isinstance(vv, float) else vv for kk, vv in v.items()}
             else:
                 clean[k] = v
         out.append(clean)

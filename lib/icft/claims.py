@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from . import stats
+from . import shortcuts, stats
 from .analysis import bootstrap, key, row, summary
 from .labels import text as readable
 from .stats import Bootstrap, Estimate, Test
@@ -80,10 +80,14 @@ class _Parts:
         if source is not None:
             self.t = self.t[self.t["source"] == source]
         self.dataset = dataset
+        self.source = source
         self.parts: list[dict[str, Any]] = []
         self.preconditions: list[dict[str, Any]] = []
+        self.splits: list[str] = []  # the splits the parts read, in order
 
     def row(self, variant: Variant | str, split: str) -> pd.Series:
+        if split not in self.splits:
+            self.splits.append(split)
         try:
             return row(self.t, as_variant(variant), split)
         except KeyError:
@@ -108,6 +112,12 @@ class _Parts:
         seeds = self.common_seeds((a, split), (b, split))
         counts = self.boot.paired_counts(key(self.row(a, split)), key(self.row(b, split)), seeds)
         return stats.paired_floor(*counts, reference=reference)
+
+    def pooled_paired_floor(self, a: Variant | str, b: Variant | str, splits: Sequence[str]) -> tuple[float, float]:
+        """`paired_floor` of a difference averaged over splits: the sign test on their questions pooled."""
+        counts = [self.boot.paired_counts(key(self.row(a, s)), key(self.row(b, s)), self.common_seeds((a, s), (b, s)))
+                  for s in splits]
+        return stats.paired_floor(*(sum(c[i] for c in counts) for i in range(3)))
 
     def exact_floor(self, variant: Variant | str, split: str, reference: float, direction: str = "above") -> tuple[float, float]:
         return stats.exact_floor(*self.boot.counts(key(self.row(variant, split))), reference, direction)
@@ -169,6 +179,22 @@ class _Parts:
             "check": f"pretrained at chance (within {100 * MARGIN:.0f} pts) on {readable(split)}",
             "numbers": f"{_pct(r['accuracy'])} (95% CI {_pct(r['ci_low'])}-{_pct(r['ci_high'])}, chance {_pct(r['chance'])})",
             "ok": ok})
+
+    def precondition_control(self, control: pd.DataFrame) -> None:
+        """No word-statistics scorer above chance on a generalization split the claim reads
+        (`icft.shortcuts`): where one is, a model can pass that split by association."""
+        from .datasets import spec
+        from .labels import SCORERS
+
+        for split in self.splits:
+            if split in spec(self.dataset).trained_splits:
+                continue
+            rows = shortcuts.for_split(control, self.dataset, split, self.source)
+            if rows.empty:
+                continue
+            numbers = ", ".join(f"{SCORERS[r['scorer']]} {_pct(r['accuracy'])}" for _, r in rows.iterrows()) + f" (chance {_pct(rows['chance'].iloc[0])})"
+            self.preconditions.append({"check": f"no word-statistics shortcut on {readable(split)}", "numbers": numbers,
+                                       "ok": not bool(rows["beats_chance"].any())})
 
     def precondition_trained(self) -> None:
         """FT and augmented FT at >= 95% on the trained direction (the records' validity); ICL high on it."""
@@ -245,7 +271,7 @@ def _c4(t: pd.DataFrame, p: _Parts) -> None:
     wins = stats.mean([p.difference("augmented", "icl", s) for s in general])
     p.add("augmented FT above ICL on average over the generalization splits", wins,
           f"mean diff {_pts(wins.point)} pts (95% CI {_pts(wins.interval[0])} to {_pts(wins.interval[1])}) over "
-          f"{', '.join(map(readable, general))}")
+          f"{', '.join(map(readable, general))}", floor=p.pooled_paired_floor("augmented", "icl", general))
     for s in general:
         p.precondition_chance(s)
 
@@ -360,6 +386,7 @@ def claims_table(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                         fix="pass the list of records the summary was made from (experiment.run_all's result)")
     boot = bootstrap(records)
     table = summary(records, boot)
+    control = shortcuts.table(records)
     out = []
     for model in sorted(table["model"].unique()):
         t = table[table["model"] == model]
@@ -369,6 +396,7 @@ def claims_table(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             try:
                 check(t, p)
                 p.precondition_trained()
+                p.precondition_control(control)
             except _Missing as e:
                 missing = str(e)
             out.append({"claim": cid, "model": model, "dataset": dataset, "title": TITLES[cid], "statement": STATEMENTS[cid],

@@ -11,6 +11,8 @@ from .variants import Variant
 
 # How methods read in figures, tables and the claims' text.
 METHODS = {"icl": "ICL", "finetune": "FT", "augmented": "augmented FT", "pretrained": "pretrained"}
+# The shortcut control's scorers (`icft.shortcuts`).
+SCORERS = {"ngram": "word trigrams", "cooccurrence": "co-occurrence"}
 
 
 def _option(key: str, value: Any, options: dict[str, Any]) -> str | None:

@@ -6,8 +6,10 @@ command lines without executing a notebook, for any scheduler (a shell loop, a S
 
     icft plan 01_reversal_curse --profile full --seeds 0,1,2 > jobs.txt
 
-Headline conditions (the bars of figures 2-4) run for every seed; ablations and the experiments
-beyond the paper run for the first seed only, to keep the CPU profile affordable.
+Headline conditions (the bars of figures 2-4) run for every seed; the paper's ablations (sentence
+splitting, augmentation kinds) and the appendix experiment on the first two, the same seeds as the
+headline runs they are compared with (`ablation_seeds`); the experiments beyond the paper on the first
+seed only, to keep the CPU profile affordable.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ HEADLINE = METHODS  # pretrained, icl, finetune, augmented: one bar each
 SPLITS = ("none", "independent", "cumulative")
 AUGMENT_KINDS = ("local", "global", "both")
 HEADLINE_DATASETS = ("reversal_curse", "simple_reversals", "simple_syllogisms", "semantic_structure")
+ABLATION_SEEDS = 2  # an ablation runs on the first two seeds (or all, if fewer are given)
+
+
+def ablation_seeds(seeds: Sequence[int]) -> list[int]:
+    """The seeds an ablation runs on: the first `ABLATION_SEEDS` of the build's."""
+    return list(seeds)[:ABLATION_SEEDS]
 
 # The other embedded model of the same profile, for the two-family comparison (beyond the paper).
 OTHER_MODEL = {"gemma-3-270m": "smollm2-135m-instruct", "smollm2-135m-instruct": "gemma-3-270m",
@@ -70,34 +78,36 @@ def simple_reversals_syllogisms(profile: str, model: str, seeds: Sequence[int], 
 
 def sentence_splitting(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
     """C6: FT on semantic structure with no, independent and cumulative splitting, at the same number of
-    optimizer steps and batch size, first seed. A fixed budget (`profiles.matched_steps`, else the
-    unsplit run's own), never the stopping rule: a comparison at matched steps must not stop one run
+    optimizer steps and batch size, on the ablation seeds. A fixed budget (`profiles.matched_steps`, else
+    the unsplit run's own), never the stopping rule: a comparison at matched steps must not stop one run
     earlier than another. Where the headline FT run has no stopping rule it is the unsplit one."""
     from . import profiles
 
-    base = condition("semantic_structure", "finetune", profile=profile, model=model, seed=seeds[0])
-    steps = profiles.matched_steps("semantic_structure", profile) or _steps_of(base)
-    fixed = {"epochs": None, "steps": steps, "eval_every": 0, "stop_at": None}
-    return {"semantic_structure": [
-        base if split == base.finetune.get("split") and base.finetune.get("stop_at") is None and _steps_of(base) == steps else
-        condition("semantic_structure", "finetune", profile=profile, model=model, seed=seeds[0], finetune={"split": split, **fixed})
-        for split in SPLITS]}
+    out = []
+    for s in ablation_seeds(seeds):
+        base = condition("semantic_structure", "finetune", profile=profile, model=model, seed=s)
+        steps = profiles.matched_steps("semantic_structure", profile) or _steps_of(base)
+        fixed = {"epochs": None, "steps": steps, "eval_every": 0, "stop_at": None}
+        out += [base if split == base.finetune.get("split") and base.finetune.get("stop_at") is None and _steps_of(base) == steps else
+                condition("semantic_structure", "finetune", profile=profile, model=model, seed=s, finetune={"split": split, **fixed})
+                for split in SPLITS]
+    return {"semantic_structure": out}
 
 
 def semantic_structure(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
     """Figure 4, and the appendix ablations: sentence splitting (the runs of `sentence_splitting`) and
-    local vs global vs both augmentations (first seed)."""
+    local vs global vs both augmentations (the ablation seeds)."""
     return {
         "main": headline("semantic_structure", profile, model, seeds),
         "splitting": sentence_splitting(profile, model, seeds)["semantic_structure"],
-        "augmentation": [condition("semantic_structure", "augmented", profile=profile, model=model, seed=seeds[0],
-                                   augment={"kind": kind}) for kind in AUGMENT_KINDS],
+        "augmentation": [condition("semantic_structure", "augmented", profile=profile, model=model, seed=s,
+                                   augment={"kind": kind}) for s in ablation_seeds(seeds) for kind in AUGMENT_KINDS],
     }
 
 
 def process_knowledge(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
-    """The appendix experiment (C8), first seed."""
-    return {"main": headline("process_knowledge", profile, model, seeds[:1])}
+    """The appendix experiment (C8), on the ablation seeds."""
+    return {"main": headline("process_knowledge", profile, model, ablation_seeds(seeds))}
 
 
 def beyond_the_paper(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:

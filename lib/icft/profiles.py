@@ -62,7 +62,7 @@ from .errors import IcftError
 PROFILES = ("smoke", "quick", "full")
 DEFAULT_PROFILE = "quick"
 DEFAULT_MODEL = "gemma-3-270m"  # every experiment's model unless told otherwise (`icft models list`)
-DEFAULT_SEEDS = "0,1"
+DEFAULT_SEEDS = "0,1,2"  # headline conditions; ablations take the first two (plan.ABLATION_SEEDS), the rest the first
 GROUPS = ("data", "icl", "finetune", "augment")
 
 # Fine-tuning: shared settings per profile, then per data set.
