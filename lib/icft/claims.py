@@ -375,10 +375,11 @@ def _adjust(entries: list[dict[str, Any]]) -> None:
         p["status"] = "holds" if q_holds < stats.ALPHA else "contradicted" if q_contra < stats.ALPHA else "inconclusive"
 
 
-def claims_table(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def claims_table(records: Sequence[dict[str, Any]], control: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """One entry per claim and model: the paper's statement, each part with our numbers, estimate,
     interval and status, the preconditions, the verdict. The false discovery rate is controlled over
-    the parts of this one call: the claims notebook's table (all records) is the one the paper shows."""
+    the parts of this one call: the claims notebook's table (all records) is the one the paper shows.
+    `control`: `shortcuts.table(records)` where the caller has it already (it is computed otherwise)."""
     if isinstance(records, pd.DataFrame):
         from .errors import IcftError
 
@@ -386,7 +387,7 @@ def claims_table(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                         fix="pass the list of records the summary was made from (experiment.run_all's result)")
     boot = bootstrap(records)
     table = summary(records, boot)
-    control = shortcuts.table(records)
+    control = shortcuts.table(records) if control is None else control
     out = []
     for model in sorted(table["model"].unique()):
         t = table[table["model"] == model]
