@@ -73,7 +73,7 @@ __all__ = [
     "verify", "vocabulary",
 ]
 
-VERSION = "3"  # 2: quick has 200 documents (was 500); 3: no word-association cue (documents.py)
+VERSION = "2"  # 2: quick has 200 documents (was 500)
 
 DESIGN = [
     "Structure: semantic_structure.yaml, a real-world hierarchy of 110 categories (2 roots: living thing, object; "
@@ -93,11 +93,7 @@ DESIGN = [
     "category seen from above: its kinds, index lines of everything with a property, what relates to it). "
     "Each document focuses on one category (about equally many per category; each category's first document "
     "states all its own facts) and adds facts of neighbouring categories (parent, siblings, children, relation "
-    "objects, incoming relations) up to a target of 4-20 sentences (lines of lists/dialogues count one each). "
-    "The parent's facts and each sibling's are drawn alike (every one of them, in a random order), and an "
-    "overview's sentences after its first come in a random order (version 3): before, a category's documents "
-    "held all its parent's facts but only its siblings' first three, and an overview put a forward-only child "
-    "right after the reverse list of its siblings, cues a word co-occurrence scorer used (`icft.shortcuts`).",
+    "objects, incoming relations) up to a target of 4-20 sentences (lines of lists/dialogues count one each).",
     "Phrasings: each fact type has 3-7 training phrasings per direction plus conjunctions ('gruds are zept and "
     "plonk'), pronoun forms and lists; 3 forward phrasings per type are held out of training entirely and used "
     "only by `rephrased` prompts (each has a marker phrase, e.g. 'counts as', 'equipped with', 'know how to', "

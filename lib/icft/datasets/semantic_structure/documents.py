@@ -113,12 +113,8 @@ class DocumentBuilder:
             ctx: list[Fact] = []
             c = s.categories[x]
             if c.parent is not None:
-                # the parent's facts and every sibling's alike (version 3): when a category's documents
-                # held all its parent's facts but only its siblings' first three, a wrong choice (a
-                # sibling's property) shared fewer documents with it than an inherited one, so word
-                # co-occurrence picked the syllogisms' answers (`icft.shortcuts`)
                 ctx += self.own[c.parent]
-                ctx += [g for sib in s.children[c.parent] if sib != x for g in self.own[sib]]
+                ctx += [g for sib in s.children[c.parent] if sib != x for g in self.own[sib][:3]]
             ctx += [self.own[ch][0] for ch in s.children[x] if self.own[ch]]
             ctx += [g for _, o in c.relations for g in self.own[o][:3]]
             ctx += [f for n in plan.others for f in self.own[n] if f.kind == "rel" and f.object == x]
@@ -317,11 +313,7 @@ class DocumentBuilder:
             elif rev:
                 units.append(w.say(rev[0], "reverse"))
             units += [w.say(f) for f in group if not w.reversible(f)]
-        # every sentence of an overview names its subjects, so their order is free: shuffled after the
-        # first (version 3), so a forward-only child no longer follows the reverse list of its siblings
-        head, rest = units[:1], units[1:]
-        rng.shuffle(rest)
-        units = (head + rest)[:MAX_SENTENCES]
+        units = units[:MAX_SENTENCES]
         ctx = list(self.context[y])
         rng.shuffle(ctx)
         self._extend(units, ctx, max(target, MIN_SENTENCES), lambda f: [w.say(f)])
