@@ -178,7 +178,8 @@ def _key_from(toks: list[str], anchor: int | None, n_prompt: int, ents: _Entitie
         toks = toks[anchor:]
         n_prompt = max(0, n_prompt - anchor)
     if vocabulary is not None:  # only the prompt part: the choice is the answer, whatever its words
-        toks = [t if (i >= n_prompt or t in vocabulary or t == _BREAK or not t.isalpha()) else _BREAK
+        # an entity's plural is the entity: "snurps" in a test prompt is a training word when only "snurp" is
+        toks = [t if (i >= n_prompt or t in vocabulary or ents.canonical(t) in vocabulary or t == _BREAK or not t.isalpha()) else _BREAK
                 for i, t in enumerate(toks)]
     runs = _runs(_content(toks, ents))
     size = sum(len(r) for r in runs)

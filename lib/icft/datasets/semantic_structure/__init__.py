@@ -73,7 +73,11 @@ __all__ = [
     "verify", "vocabulary",
 ]
 
-VERSION = "2"  # 2: quick has 200 documents (was 500)
+# 2: quick has 200 documents (was 500). 3: a category's documents draw its parent's and its siblings'
+# facts alike (2: all the parent's, only each sibling's first three), and an overview's sentences come in
+# shuffled order after the first (2: a forward-only child right after its siblings' reverse list): both were
+# cues a word co-occurrence score used on syllogism and category-holdout questions (icft.shortcuts)
+VERSION = "3"
 
 DESIGN = [
     "Structure: semantic_structure.yaml, a real-world hierarchy of 110 categories (2 roots: living thing, object; "
@@ -90,9 +94,11 @@ DESIGN = [
     "inherited one. Six styles that differ in form: encyclopedia article (title, paragraphs, pronouns), bullet "
     "list, field guide entry (key: value lines), dialogue (two speakers), question-answer document (Q:/A:, "
     "some questions asked backwards: 'Name something that can zorp.' 'The grud.'), and category overview (the "
-    "category seen from above: its kinds, index lines of everything with a property, what relates to it). "
+    "category seen from above: its kinds, index lines of everything with a property, what relates to it, in "
+    "shuffled order after its first sentence). "
     "Each document focuses on one category (about equally many per category; each category's first document "
-    "states all its own facts) and adds facts of neighbouring categories (parent, siblings, children, relation "
+    "states all its own facts) and adds facts of neighbouring categories (all of the parent's and siblings' own facts, drawn "
+    "alike, children, relation "
     "objects, incoming relations) up to a target of 4-20 sentences (lines of lists/dialogues count one each).",
     "Phrasings: each fact type has 3-7 training phrasings per direction plus conjunctions ('gruds are zept and "
     "plonk'), pronoun forms and lists; 3 forward phrasings per type are held out of training entirely and used "

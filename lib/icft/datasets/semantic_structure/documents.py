@@ -114,7 +114,7 @@ class DocumentBuilder:
             c = s.categories[x]
             if c.parent is not None:
                 ctx += self.own[c.parent]
-                ctx += [g for sib in s.children[c.parent] if sib != x for g in self.own[sib][:3]]
+                ctx += [g for sib in s.children[c.parent] if sib != x for g in self.own[sib]]
             ctx += [self.own[ch][0] for ch in s.children[x] if self.own[ch]]
             ctx += [g for _, o in c.relations for g in self.own[o][:3]]
             ctx += [f for n in plan.others for f in self.own[n] if f.kind == "rel" and f.object == x]
@@ -313,7 +313,9 @@ class DocumentBuilder:
             elif rev:
                 units.append(w.say(rev[0], "reverse"))
             units += [w.say(f) for f in group if not w.reversible(f)]
-        units = units[:MAX_SENTENCES]
+        head, rest = units[:1], units[1:]
+        rng.shuffle(rest)
+        units = (head + rest)[:MAX_SENTENCES]
         ctx = list(self.context[y])
         rng.shuffle(ctx)
         self._extend(units, ctx, max(target, MIN_SENTENCES), lambda f: [w.say(f)])
