@@ -22,6 +22,7 @@ from icft.datasets import semantic_structure as ss
 from icft.datasets import simple_reversals as sr
 from icft.errors import IcftError
 from icft.records import Document
+from icft.text import split_sentences
 
 NAMES = datasets.names()
 
@@ -152,14 +153,66 @@ def test_fewshot_words_are_absent_from_every_data_set(smoke):
             assert not words & set(A.FEWSHOT_WORDS), (name, profile)
 
 
-def test_prompts_use_no_test_only_wording():
+@pytest.mark.parametrize("fewshot", A.FEWSHOTS)
+def test_prompts_use_no_test_only_wording(fewshot):
     test_only = [t.split("{")[0].strip() for t in sr.TEST_LEADINS]
     test_only += [p.marker for p in ss.PHRASINGS if p.held_out]
     test_only += [t.split("{")[0].strip() for t in (*rct.D2P_TEST, *rct.P2D_TEST) if t.split("{")[0].strip()]
     test_only += [t.split("{")[0].strip() for t in pk.TEST_TEMPLATES]
-    text = " ".join(A.prompt_texts().values()).lower()
+    text = " ".join(A.prompt_texts(fewshot).values()).lower()
     found = [t for t in test_only if t and t.lower() in text]
     assert not found
+
+
+def _template_grams(text: str, entities: set[str], n: int = 2) -> set[tuple[str, ...]]:
+    """Word n-grams of a text's template: entity names (and made-up words) cut the text into runs."""
+    runs, run = [], []
+    for w in re.findall(r"[a-z]+", text.lower()):
+        if w in entities or w.rstrip("s") in entities or w in A.FEWSHOT_WORDS:
+            runs.append(run)
+            run = []
+        else:
+            run.append(w)
+    runs.append(run)
+    return {tuple(r[i:i + n]) for r in runs for i in range(len(r) - n + 1)}
+
+
+def test_generic_examples_share_no_template_with_any_test_split(smoke):
+    """The generic few-shot examples (the ablation) show no test template: no word pair of a test
+    statement's template (prompt + correct choice, names removed) outside the most common function words.
+    The matched examples do share some ("kind of", "include"), which is what the ablation removes."""
+    function = {("of", "the"), ("is", "the"), ("in", "the"), ("the", "same"), ("to", "the")}
+    fixed = {k: " ".join(v for k2, v in A.prompt_texts(k).items() if "example" in k2 or "instruction" in k2)
+             for k in A.FEWSHOTS}
+    found: dict[str, set] = {k: set() for k in A.FEWSHOTS}
+    for name in NAMES:
+        gen = smoke[name]
+        ents = {e.lower() for e in (gen.entities or gen.nonsense_words)} | {
+            e.lower() for d in gen.documents for e in d.meta.get("entities", ())}
+        ents |= {w for e in ents for w in e.split()}
+        tests = set().union(*(_template_grams(q.prompt + q.choices[q.answer], ents) for q in gen.questions
+                              if q.answer is not None and q.split not in datasets.spec(name).trained_splits))
+        for k, text in fixed.items():
+            found[k] |= (tests & _template_grams(text, ents)) - function
+    assert not found["generic"], sorted(found["generic"])
+    assert found["matched"]
+
+
+def test_budget_shares_are_nested_and_rounded_up():
+    from icft.augment.method import _subset
+
+    items = list(range(37))
+    eighth, quarter, half = (_subset(items, s, None, 0, "x") for s in (0.125, 0.25, 0.5))
+    assert (len(eighth), len(quarter), len(half)) == (5, 10, 19)  # ceil: a small data set keeps one at least
+    assert set(eighth) <= set(quarter) <= set(half) and half == sorted(half)
+    assert _subset(items, None, None, 0, "x") == items and _subset(items, 1.0, 4, 0, "x") == _subset(items, None, 4, 0, "x")
+    assert _subset(items, 0.25, None, 1, "x") != quarter  # the seed draws
+
+
+@pytest.mark.parametrize("bad", [{"share": 0.0}, {"share": 1.5}, {"share": "all"}, {"fewshot": "mirrored"}])
+def test_bad_budget_or_examples_name_the_fix(bad):
+    with pytest.raises(IcftError, match="use "):
+        AugmentConfig(**bad)
 
 
 def test_fewshot_clash_is_refused(tiny_gemma):
@@ -197,6 +250,15 @@ def test_local_and_global_end_to_end(tiny_gemma, smoke, tmp_path):
     assert both.counts["local_generated"] + both.counts["global_generated"] == both.counts["generated"]
     # max_documents picks the global focus documents only: local still writes for 4 sentences of any document
     assert both.counts["prompts"] == 4 + 1
+
+    # a share: of the distinct sentences (each once) and of the documents, with the coverage reached
+    share = augment(*tiny_gemma, gen.documents, AugmentConfig(kind="both", share=0.25, max_new_tokens_local=4,
+                    max_new_tokens_global=4), cache_dir=tmp_path, progress=False)
+    distinct = share.counts["distinct_sentences"]
+    assert distinct == len({s for d in gen.documents for s in split_sentences(d.text)})  # each names its entities
+    assert share.counts["prompts"] == -(-distinct // 4) + -(-len(gen.documents) // 4)
+    assert share.info["coverage"]["local"] == pytest.approx(-(-distinct // 4) / distinct)
+    assert share.info["coverage"]["global"] == pytest.approx(-(-len(gen.documents) // 4) / len(gen.documents))
 
 
 def test_global_context_fraction_auto_halves(tiny_gemma, smoke, monkeypatch):

@@ -24,6 +24,7 @@ from icft.finetune import (
     finetune,
     length_grouped_batches,
     make_examples,
+    steps_for_tokens,
     tokenize_example,
 )
 from icft.lm_head import selective_ce
@@ -208,6 +209,30 @@ def test_the_stopping_rule_waits_for_its_epochs(tiny_smollm2):
     assert [e["step"] for e in log.evals] == list(range(1, 2 * epoch + 1)) and log.steps == 2 * epoch and log.stopped_early
     late = FinetuneConfig(**{**cfg.to_dict(), "stop_after_epochs": 10})
     assert late.first_stop(len(FACT_DOCS)) == late.total_steps(len(FACT_DOCS)) == 4 * epoch  # never past the budget
+
+
+def test_a_token_budget_trains_the_same_tokens_whatever_the_split(tiny_smollm2):
+    """`token_epochs`: a run stops at the first step whose batches hold the budget's loss tokens (E passes
+    over the documents unsplit), so a split, whose examples are smaller, takes more steps for the same
+    tokens; unsplit, E passes are E whole epochs."""
+    model, tok = tiny_smollm2
+    docs = MIXED_DOCS + [THREE]
+    whole = sum(tokenize_example(tok, ex).n_loss for ex in make_examples(docs, "none"))
+    logs = {}
+    for split in ("none", "independent", "cumulative"):
+        cfg = FinetuneConfig(method="full", lr=1e-3, batch_size=2, warmup_steps=0, split=split, token_epochs=2)
+        _, logs[split] = finetune(_fresh(tiny_smollm2)[0], tok, docs, cfg, progress=False)
+        data = [tokenize_example(tok, ex) for ex in make_examples(docs, split)]
+        assert logs[split].loss_tokens >= 2 * whole  # the budget is reached ...
+        fewer = steps_for_tokens([len(t.ids) for t in data], [t.n_loss for t in data], 2, 0, 2 * whole) - 1
+        batches = length_grouped_batches([len(t.ids) for t in data], 2, __import__("random").Random(0))
+        assert sum(data[i].n_loss for _ in range(fewer) for i in next(batches)) < 2 * whole  # ... at its first step
+        assert logs[split].max_steps == logs[split].steps == fewer + 1
+    assert logs["none"].steps == 2 * -(-len(docs) // 2)  # E whole epochs
+    assert logs["independent"].steps > logs["none"].steps
+    assert "token_epochs" not in FinetuneConfig().to_dict()  # runs without it read as the records made before it
+    with pytest.raises(IcftError, match="token_epochs must be a positive number"):
+        FinetuneConfig(token_epochs=0)
 
 
 def test_body_finetuning_leaves_the_vocabulary_matrices(tiny_gemma):

@@ -170,7 +170,9 @@ def test_every_method_gives_a_complete_record(smoke_results):
         assert rec["accuracy"] and all(0 <= row["accuracy"] <= 1 for row in rec["accuracy"].values()), c
         assert len(rec["questions"]) == sum(rec["data"]["questions"].values())
         if c["method"] in ("finetune", "augmented"):
-            assert rec["training"]["steps"] == c["finetune"]["steps"] and (root / rec["adapter"]).is_dir()
+            # a token budget (the splitting comparison at matched tokens) resolves its steps when it runs
+            budget = rec["training"]["max_steps"] if c["finetune"].get("token_epochs") else c["finetune"]["steps"]
+            assert rec["training"]["steps"] == budget and (root / rec["adapter"]).is_dir()
         if c["method"] == "augmented":
             aug = rec["augmentation"]
             assert aug["counts"]["kept"] == aug["documents"] and "coverage" in aug["quality"]

@@ -101,3 +101,33 @@ def test_largest_fraction_halves_until_the_selection_fits(reversals):
     assert icl.largest_fraction(docs, 0, lambda chosen: True) == 1.0
     assert icl.largest_fraction(docs, 0, lambda chosen: len(chosen) <= 5) == 0.25
     assert icl.largest_fraction(docs, 0, lambda chosen: False) == 0.0
+
+
+def test_in_context_flags_the_questions_whose_facts_the_context_left_out():
+    from icft.records import Document, Question
+
+    docs = [Document(f"d{i}", f"{a.title()} is heavier than {b}.", {"entities": [a, b]})
+            for i, (a, b) in enumerate([("grud", "zept"), ("blick", "frint"), ("moft", "snig"), ("plub", "kreeg")])]
+    questions = [Question(f"q{i}", f"{a.title()} is lighter than", [f" {b}.", " snig."], 0, "reversal",
+                          meta={"entities": [a, b, "snig"]}) for i, (a, b) in enumerate([("zept", "grud"), ("frint", "blick")])]
+    assert icl.in_context(docs, questions, 1.0, 0) == [True, True]
+    # a seed whose half of the documents holds the first question's fact but not the second's, nor the
+    # document of a wrong choice's entity ("snig"): only the prompt's and the answer's entities count
+    seed = next(s for s in range(100) if {d.id for d in icl.select_documents(docs, 0.5, s)} == {"d0", "d3"})
+    assert icl.in_context(docs, questions, 0.5, seed) == [True, False]
+
+
+def test_in_context_records_subset_an_icl_record_on_part_of_the_documents():
+    from icft import analysis, experiment
+
+    gen = datasets.generate("simple_reversals", "smoke", 0)[0]
+    c = experiment.condition("simple_reversals", "icl", profile="smoke", model="tiny-gemma-3", seed=0)
+    qs = [q for q in gen.questions if q.answer is not None]
+    rec = {"key": "k", "condition": c.to_dict(), "validity": {}, "icl": {"fraction": 0.25, "seed": 0, "relevant_only": False},
+           "accuracy": {s: {"accuracy": 1.0, "n": sum(q.split == s for q in qs), "chance": 0.5} for s in {q.split for q in qs}},
+           "questions": [{"id": q.id, "split": q.split, "cluster": q.id, "correct": True} for q in qs]}
+    (derived,) = analysis.in_context_records([rec])
+    inside = icl.in_context(gen.documents, qs, 0.25, 0)
+    assert len(derived["questions"]) == sum(inside) < len(qs)
+    assert derived["condition"]["icl"]["in_context_only"] is True and derived["key"] != rec["key"]
+    assert analysis.in_context_records([{**rec, "icl": {**rec["icl"], "fraction": 1.0}}]) == []

@@ -72,16 +72,37 @@ def test_rc_data_applies_to_every_reversal_curse_condition_of_a_build():
 
 
 @pytest.mark.parametrize("profile", ["smoke", "quick", "full"])
-def test_sentence_splitting_runs_take_one_fixed_budget(profile):
-    """C6 compares splits at matched steps: every run takes the same fixed number of steps and none
-    stops early; the unsplit run is the headline FT only where that runs the same fixed budget."""
-    runs = plan.sentence_splitting(profile, "gemma-3-270m", [0])["semantic_structure"]
-    base = experiment.condition("semantic_structure", "finetune", profile=profile)
-    steps = {plan._steps_of(r) for r in runs}
-    assert len(steps) == 1 and steps.pop() == (profiles.matched_steps("semantic_structure", profile) or plan._steps_of(base))
-    assert all(r.finetune.get("stop_at") is None for r in runs)
-    assert (runs[0] == base) == (base.finetune.get("stop_at") is None and plan._steps_of(base) == plan._steps_of(runs[0]))
-    assert [r.finetune["split"] for r in runs] == list(plan.SPLITS)
+def test_sentence_splitting_runs_take_matched_steps_and_matched_tokens(profile):
+    """C6 compares splits at two fixed budgets of E passes over the documents: matched steps (every run
+    E whole epochs of the unsplit run's steps) and matched tokens (`token_epochs` = E); none stops early.
+    The unsplit run serves both budgets; augmented FT runs at matched tokens on the first seed."""
+    groups = plan.sentence_splitting(profile, "gemma-3-270m", [0, 1, 2])
+    assert tuple(groups) == profiles.splitting_datasets(profile)
+    for d, runs in groups.items():
+        e = profiles.split_epochs(d, profile)
+        assert all(r.finetune.get("stop_at") is None and r.finetune.get("eval_every") == 0 for r in runs)
+        for s in plan.ablation_seeds([0, 1, 2]):
+            mine = [r for r in runs if r.seed == s and r.method == "finetune"]
+            at_steps = [r for r in mine if "token_epochs" not in r.finetune]
+            at_tokens = [r for r in mine if "token_epochs" in r.finetune]
+            one = experiment.condition(d, "finetune", profile=profile, finetune={"split": "none", "epochs": 1}, seed=s)
+            assert {r.finetune["steps"] for r in at_steps} == {e * plan._steps_of(one)}
+            assert [r.finetune["split"] for r in at_steps] == list(plan.SPLITS)
+            assert [(r.finetune["split"], r.finetune["token_epochs"]) for r in at_tokens] == [(x, e) for x in plan.SPLITS[1:]]
+        augmented = [r for r in runs if r.method == "augmented"]
+        assert [(r.seed, r.finetune["split"], r.finetune["token_epochs"]) for r in augmented] == [(0, x, e) for x in plan.SPLITS]
+
+
+def test_the_splitting_comparison_runs_where_documents_have_several_sentences():
+    """At quick, the data sets whose documents hold 1.5 sentences or more on average, and only those."""
+    from icft import datasets
+    from icft.examples import make_examples
+
+    def sentences_per_document(d: str) -> float:
+        gen, _, _ = datasets.generate(d, "quick", 0)
+        return len(make_examples(gen.documents, "independent")) / len(gen.documents)
+
+    assert set(profiles.splitting_datasets("quick")) == {d for d in datasets.names() if sentences_per_document(d) >= 1.5}
 
 
 def test_plan_cli_prints_run_commands(capsys):
@@ -130,14 +151,16 @@ def test_summary_pools_seeds_and_counts_each_record_once():
     budget = _record("augmented", 0, {"reversal": (0.9, 100)}, augment={"kind": "oracle", "max_sentences": 20})
     assert variant_of(budget["condition"]) == Variant.of("augmented", kind="oracle", max_sentences=20)
     assert labels.text(variant_of(budget["condition"])) == "augmented FT (oracle, 20 sentences)"
-    # the sentence-splitting runs of notebook 04: the split and the fixed budget (smoke's 4 steps are the
-    # profile's own), not `epochs: None`
+    # the sentence-splitting runs of notebook 04: the split and the fixed budget, not `epochs: None`
     runs = plan.sentence_splitting("smoke", "tiny-gemma-3", [0])["semantic_structure"]
     fixed = {"eval_every": 0, "stop_at": None}
-    assert [variant_of(c) for c in runs] == [Variant.of("finetune", **fixed), Variant.of("finetune", split="independent", **fixed),
-                                             Variant.of("finetune", split="cumulative", **fixed)]
-    assert [labels.text(variant_of(c)) for c in runs] == ["FT (fixed budget)", "FT (split independent, fixed budget)",
-                                                          "FT (split cumulative, fixed budget)"]
+    steps = runs[0].finetune["steps"]
+    assert [variant_of(c) for c in runs[:5]] == [
+        Variant.of("finetune", steps=steps, **fixed), Variant.of("finetune", split="independent", steps=steps, **fixed),
+        Variant.of("finetune", split="cumulative", steps=steps, **fixed),
+        Variant.of("finetune", split="independent", token_epochs=1, **fixed), Variant.of("finetune", split="cumulative", token_epochs=1, **fixed)]
+    assert [labels.text(variant_of(c)) for c in (runs[1], runs[3])] == [
+        f"FT (split independent, {steps} steps, fixed budget)", "FT (split independent, fixed budget, the tokens of 1 passes)"]
 
 
 def _rc(ft_rev: float, icl_rev: float, aug_rev: float, pre_rev: float, seeds=(0, 1), **cond) -> list[dict]:
@@ -185,18 +208,30 @@ def test_c2_names_its_cross_data_set_part_when_the_reversal_curse_is_missing():
 
 
 def test_c6_compares_each_split_with_the_unsplit_run_of_its_budget():
-    """Sentence splitting is judged at matched steps: against the fixed-budget unsplit run of notebook
-    04, never against the headline FT run (which stops by its own rule)."""
-    def rec(c, acc):
-        return {"key": c.key, "condition": c.to_dict(), "validity": {},
-                "accuracy": {s: {"accuracy": acc, "n": 300, "chance": 0.25, "se": 0.0, "subsets": {}} for s in ("reversal", "syllogism")},
-                "questions": [q for s in ("reversal", "syllogism") for q in _questions(s, acc, 300)]}
+    """Sentence splitting is judged at matched steps and at matched tokens, each split against the
+    fixed-budget unsplit run of the same method and budget (notebook 04), never against the headline FT
+    run (which stops by its own rule); the unsplit FT run at matched steps serves both budgets, and
+    every run's validity is a precondition."""
+    general = ("reversal", "syllogism", "category_holdout")
 
-    unsplit, independent, cumulative = plan.sentence_splitting("smoke", "tiny-gemma-3", [0])["semantic_structure"]
+    def rec(c, acc):
+        return {"key": c.key, "condition": c.to_dict(), "validity": {"ok": True},
+                "accuracy": {s: {"accuracy": acc if s in general else 0.97, "n": 300, "chance": 0.25, "se": 0.0, "subsets": {}}
+                             for s in (*general, "rephrased")},
+                "questions": [q for s in (*general, "rephrased") for q in _questions(s, acc if s in general else 0.97, 300)]}
+
+    runs = plan.sentence_splitting("smoke", "tiny-gemma-3", [0])["semantic_structure"]
     headline = experiment.condition("semantic_structure", "finetune", profile="smoke", model="tiny-gemma-3")
-    recs = [rec(headline, 0.9), rec(unsplit, 0.2), rec(independent, 0.6), rec(cumulative, 0.5)]
+    unsplit = {id(runs[0]), id(runs[5])}  # plain FT at matched steps, augmented FT at matched tokens
+    recs = [rec(headline, 0.9)] + [rec(c, 0.2 if id(c) in unsplit else 0.6) for c in runs]
     c6 = _claim(recs, "C6")
-    assert c6["verdict"] == "reproduced" and c6["held"] == c6["of"] == 4, c6
+    # (FT at steps, FT at tokens, augmented FT at tokens) x (independent, cumulative) x 3 generalization splits
+    assert c6["verdict"] == "reproduced" and c6["held"] == c6["of"] == 18, c6
+    assert sum("matched tokens" in p["test"] for p in c6["parts"]) == 12
+    assert len([c for c in c6["preconditions"] if "trained direction" in c["check"]]) >= len(runs)
+    # without the augmented runs their parts are missing; without an unsplit run of a budget, "not run"
+    c6 = _claim([r for r in recs if r["condition"]["method"] != "augmented" and r["key"] != runs[0].key], "C6")
+    assert all(p["status"] == "not run" for p in c6["parts"]) and c6["of"] == 4
 
 
 def test_claims_read_the_original_files_like_the_generated_set():
@@ -287,3 +322,30 @@ def test_c1_reports_how_often_ft_picks_a_trained_target_name():
     tt = claims.trained_targets([ft], c["model"])
     assert tt["n"] == n and tt["share_picked"] == pytest.approx(offers / n) and 0 < tt["share_offered"] < tt["share_picked"]
     assert claims.trained_targets([ft], "another-model") is None
+
+
+def test_budget_curve_reuses_the_headline_record_and_reads_shares():
+    for profile, own in (("quick", 0.25), ("full", 1.0)):
+        groups = plan.beyond_the_paper(profile, "gemma-3-270m", [0, 1, 2])
+        headline = {c.name for c in groups["main_model"] if c.method == "augmented"}
+        budget = groups["augmentation_budget"]
+        # the profile's own share is the headline record, under its key, not a copy under another
+        assert {c.name for c in budget if not c.augment.get("share") and "share" not in variant_of(c).opts} <= headline
+        assert len({c.name for c in budget}) == len(budget) == len(plan.HEADLINE_DATASETS) * len(plan.AUGMENT_SHARES)
+        assert {c.name for c in budget} & headline == {c.name for c in groups["main_model"]
+                                                        if c.method == "augmented"}, profile
+        shares = {variant_of(c).get("share", own) for c in budget}
+        assert shares == {0.125, 0.25, 0.5, None if profile == "quick" else 1.0}  # None: all, where not the profile's own
+        # the few-shot ablation: matched and generic on the same (ablation) seeds
+        fs = groups["generic_examples"]
+        assert {(c.dataset, c.seed) for c in fs if c.augment.get("fewshot") == "generic"} == \
+               {(c.dataset, c.seed) for c in fs if "fewshot" not in c.augment} == \
+               {(d, s) for d in plan.HEADLINE_DATASETS for s in (0, 1)}
+    ft = _record("finetune", 0, {"reversal": (0.1, 40)})
+    own = _record("augmented", 0, {"reversal": (0.3, 40)})  # smoke's own budget: every sentence (up to its caps)
+    half = _record("augmented", 0, {"reversal": (0.2, 40)}, augment={"share": 0.5})
+    other = _record("augmented", 0, {"reversal": (0.9, 40)}, augment={"share": 0.5, "fewshot": "generic"})
+    b = analysis.budget_table(analysis.summary([ft, own, half, other]))
+    assert list(zip(b["share"], b["accuracy"])) == [(0.0, 0.1), (0.5, 0.2), (1.0, 0.3)]  # not the generic run
+    assert labels.text(variant_of(half["condition"])) == "augmented FT (50% augmented)"
+    assert labels.text(variant_of(other["condition"])) == "augmented FT (generic examples, 50% augmented)"

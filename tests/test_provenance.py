@@ -88,6 +88,20 @@ def test_bumping_a_component_version_makes_exactly_its_records_stale(tmp_path, m
     assert provenance.summary(st).endswith(", 0 to compute")
 
 
+def test_prune_removes_stale_records_outside_the_plan_and_keeps_current_ones(tmp_path, monkeypatch, capsys):
+    """A record of a condition the plan no longer asks for (an older augmentation config, another
+    profile) is still checked against its own condition: stale ones are listed and pruned."""
+    monkeypatch.setenv("ICFT_RESULTS", str(tmp_path))
+    elsewhere = [experiment.condition("simple_reversals", m, profile="smoke", model="tiny-gemma-3", seed=7) for m in ("icl", "finetune")]
+    keep = fake_record(elsewhere[0], tmp_path)
+    old = fake_record(elsewhere[1], tmp_path)
+    monkeypatch.setitem(versions.COMPONENTS, "finetune", versions.COMPONENTS["finetune"] + 1)
+    assert cli.main(["records", "status", "--prune", "--profile", "smoke", "--model", "tiny-gemma-3", "--seeds", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"outdated {old.name} (finetune version" in out and "removed 1 stale records" in out
+    assert keep.exists() and not old.exists()
+
+
 def test_records_status_lists_current_stale_missing_and_unusable(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ICFT_RESULTS", str(tmp_path))
     args = ["--profile", "smoke", "--model", "tiny-gemma-3", "--seeds", "0"]

@@ -205,3 +205,87 @@ def augmentation_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             r[f"covers_{split}"] = cov.get("share")
         rows.append(r)
     return pd.DataFrame(rows)
+
+
+def budget_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The augmentation budget curve's points from a `summary` table: plain FT (share 0) and augmented
+    FT whose only option is its budget, with a `share` column (the profile's own where not set;
+    1 = every sentence and document)."""
+    from . import profiles
+
+    def share(r: pd.Series) -> float | None:
+        v = r["variant"]
+        if v.method == "finetune" and not v.options:
+            return 0.0
+        if v.method != "augmented" or set(v.opts) - {"share"}:
+            return None
+        s = v.opts["share"] if "share" in v.opts else profiles.defaults(r["dataset"], "augmented", r["profile"])["augment"].get("share")
+        return 1.0 if s is None else float(s)
+
+    t = table.assign(share=table.apply(share, axis=1)) if len(table) else table.assign(share=[])
+    return t[t["share"].notna()].sort_values(["dataset", "split", "share"]).reset_index(drop=True)
+
+
+def in_context_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For every ICL record whose context held only part of the documents (its fraction below 1): the
+    same record on the questions whose facts were in that context (`icft.icl.in_context`), as a record
+    of the variant ICL with `in_context_only`. The data are generated again from the record's seed to
+    know which; data that cannot be (the reversal curse's original files) give one warning."""
+    import warnings
+
+    from . import datasets, icl
+    from .errors import IcftError
+
+    out, skipped = [], []
+    for rec in unique(records):
+        c, opts = rec["condition"], rec.get("icl") or {}
+        if c["method"] != "icl" or opts.get("relevant_only") or float(opts.get("fraction", 1.0)) >= 1.0:
+            continue
+        try:
+            gen, _, _ = datasets.generate(c["dataset"], c["profile"], c["seed"], **(c.get("data_options") or {}))
+        except IcftError as e:
+            skipped.append(f"{c['dataset']} seed {c['seed']}: {e.what}")
+            continue
+        questions = [q for q in gen.questions if q.answer is not None]
+        inside = {q.id for q, ok in zip(questions, icl.in_context(gen.documents, questions, float(opts["fraction"]), opts["seed"])) if ok}
+        chance = {q.id: q.chance for q in questions}
+        rows = [q for q in rec["questions"] if q["id"] in inside]
+        accuracy = {}
+        for split in rec["accuracy"]:
+            mine = [q for q in rows if q["split"] == split]
+            if mine:
+                accuracy[split] = {"accuracy": sum(q["correct"] for q in mine) / len(mine), "n": len(mine),
+                                   "chance": sum(chance[q["id"]] for q in mine) / len(mine), "subsets": {}}
+        out.append({**rec, "key": rec["key"] + ":in-context", "questions": rows, "accuracy": accuracy,
+                    "condition": {**c, "icl": {**(c.get("icl") or {}), "in_context_only": True}}})
+    if skipped:
+        warnings.warn("ICL on the questions in context is not computed for " + "; ".join(skipped), stacklevel=2)
+    return out
+
+
+def splitting_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The sentence-splitting comparison's rows (`plan.sentence_splitting`) from a `summary` table, with
+    `splitting` (none, independent, cumulative: the run's own or its profile's) and `budget` ("steps" or
+    "tokens"): FT and augmented FT at a fixed budget (no stopping rule) of steps or of `token_epochs`.
+    The unsplit run at matched steps is also the one at matched tokens (E whole passes either way), so
+    its rows appear under both budgets where no unsplit run at matched tokens exists."""
+    from . import profiles
+
+    def kind(r: pd.Series) -> tuple[str | None, str | None]:
+        v = r["variant"]
+        if v.method not in ("finetune", "augmented") or v.get("stop_at", "default") is not None:
+            return None, None
+        budget = "tokens" if "token_epochs" in v.opts else "steps" if "steps" in v.opts else None
+        if budget is None:
+            return None, None
+        return v.opts.get("split", profiles.defaults(r["dataset"], v.method, r["profile"])["finetune"].get("split", "none")), budget
+
+    cols = ["splitting", "budget"]
+    if not len(table):
+        return table.assign(splitting=[], budget=[])
+    t = table.join(pd.DataFrame(table.apply(kind, axis=1).tolist(), columns=cols, index=table.index))
+    t = t[t["budget"].notna()]
+    have = set(zip(t["dataset"], t["model"], t["method"], t["splitting"], t["budget"]))
+    shared = t[(t["splitting"] == "none") & (t["budget"] == "steps")]
+    shared = shared[[(d, m, me, "none", "tokens") not in have for d, m, me in zip(shared["dataset"], shared["model"], shared["method"])]]
+    return pd.concat([t, shared.assign(budget="tokens")], ignore_index=True)

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from . import shortcuts, stats
-from .analysis import bootstrap, key, row, summary
+from .analysis import bootstrap, key, row, splitting_table, summary
 from .labels import text as readable
 from .stats import Bootstrap, Estimate, Test
 from .variants import Variant, as_variant
@@ -291,16 +291,37 @@ def _c5(t: pd.DataFrame, p: _Parts) -> None:
 
 
 def _c6(t: pd.DataFrame, p: _Parts) -> None:
-    # Notebook 04: each split run against the unsplit run of the same budget, i.e. its own variant
-    # without the split (the headline FT where that has no other option).
-    split_variants = sorted((v for v in p.t["variant"].unique() if v.method == "finetune" and v.get("split") is not None),
-                            key=lambda v: v.options)
-    if not split_variants:
+    # Notebook 04: on each data set with multi-sentence documents, each split run against the unsplit
+    # run of the same method and budget (matched steps; matched tokens), on that data set's
+    # generalization splits; every run's validity (trained direction >= 95%) beside it.
+    from .datasets import spec
+
+    runs = splitting_table(t)
+    if runs.empty:
         raise _Missing("the split runs of notebook 04")
-    for v in split_variants:
-        unsplit = Variant(v.method, tuple((k, x) for k, x in v.options if k != "split"))
-        for s in ("reversal", "syllogism"):
-            p.better(v, unsplit if unsplit.options else "finetune", s)
+    for dataset in dict.fromkeys(runs["dataset"]):
+        q = p if dataset == p.dataset else _Parts(t, p.boot, dataset)
+        general = [s for s in spec(dataset).splits if s not in spec(dataset).trained_splits]
+        r = runs[runs["dataset"] == dataset]
+        for (method, budget), g in r.groupby(["method", "budget"], sort=False):
+            unsplit = list(dict.fromkeys(g.loc[g["splitting"] == "none", "variant"]))
+            for splitting in ("independent", "cumulative"):
+                split = list(dict.fromkeys(g.loc[g["splitting"] == splitting, "variant"]))
+                what = f"{readable(method)} {splitting} > unsplit at matched {budget} on {readable(dataset)}"
+                if len(unsplit) != 1 or len(split) != 1:
+                    q.not_run(what, "no " + ("unsplit" if len(unsplit) != 1 else splitting) + " run of this budget")
+                    continue
+                for s in general:
+                    q.better(split[0], unsplit[0], s, what=f"{what}, {readable(s)}")
+        trained = r[r["split"].isin(spec(dataset).trained_splits)]
+        for v, rows in trained.groupby("variant", sort=False):
+            valid = rows["valid"].dropna()
+            numbers = ", ".join(f"{readable(x['split'])} {_pct(x['accuracy'])}" for _, x in rows.iterrows())
+            q.preconditions.append({"check": f"{readable(v)} >= 95% on the trained direction of {readable(dataset)} (every seed)",
+                                    "numbers": numbers, "ok": bool(valid.all()) if len(valid) else None})
+        if q is not p:
+            p.parts += q.parts
+            p.preconditions += q.preconditions
 
 
 def _c7(t: pd.DataFrame, p: _Parts) -> None:

@@ -225,10 +225,13 @@ def _records_status(args: argparse.Namespace) -> int:
         print(f"  unusable {path}: {problem}")
     if st.other:
         print(f"  ({st.other} other records under results/runs belong to no condition of this plan)")
-    if args.prune and st.stale:
-        for _, path, _ in st.stale:
+    for path, why in st.outdated:
+        print(f"  outdated {path.name} ({why}; outside this plan)")
+    doomed = [path for _, path, _ in st.stale] + [path for path, _ in st.outdated]
+    if args.prune and doomed:
+        for path in doomed:
             path.unlink(missing_ok=True)
-        print(f"removed {len(st.stale)} stale records (git shows them as deleted; commit the re-derived ones)")
+        print(f"removed {len(doomed)} stale records (git shows them as deleted; commit the re-derived ones)")
     return 0
 
 

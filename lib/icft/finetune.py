@@ -116,6 +116,21 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: random.
         yield from batches
 
 
+def steps_for_tokens(lengths: Sequence[int], loss_tokens: Sequence[int], batch_size: int, seed: int, budget: int) -> int:
+    """The optimizer steps whose batches (drawn by `length_grouped_batches` from the examples'
+    `lengths` and `seed`, as training draws them) first hold at least `budget` loss tokens: a training
+    budget in tokens, the same for every split."""
+    if budget <= 0 or not sum(loss_tokens):
+        raise IcftError(f"a token budget of {budget} over examples with {sum(loss_tokens)} loss tokens is empty",
+                        fix="set token_epochs > 0 and train on documents with text")
+    batches = length_grouped_batches(lengths, batch_size, random.Random(seed))
+    steps = seen = 0
+    while seen < budget:
+        seen += sum(loss_tokens[i] for i in next(batches))
+        steps += 1
+    return steps
+
+
 def _collate(rows: Sequence[Tokenized], pad_id: int, device: torch.device) -> dict[str, torch.Tensor]:
     """Right-padded ids and attention mask, and where the output layer runs: (row, position) pairs
     whose next token gets loss, with that token as the target."""
@@ -319,8 +334,13 @@ def finetune(
             )
         if t.n_loss == 0:
             raise IcftError(f"an example of document {ex.doc_id!r} has no token to train on", fix="check the document's text")
-    total_steps = config.total_steps(len(examples))
-    first_stop = config.first_stop(len(examples))
+    if config.token_epochs is None:
+        total_steps = config.total_steps(len(examples))
+    else:
+        whole = sum(tokenize_example(tokenizer, ex, config.loss_on).n_loss for ex in make_examples(documents, "none"))
+        total_steps = steps_for_tokens([len(t.ids) for t in data], [t.n_loss for t in data], config.batch_size,
+                                       config.seed, math.ceil(config.token_epochs * whole))
+    first_stop = config.first_stop(len(examples), total_steps)
     if config.eval_every and monitor is None:
         raise IcftError(f"eval_every={config.eval_every} asks for validation checks, but no monitor was given",
                         fix="pass monitor=<model -> accuracy> (icft.experiment.run builds one from the validation split), or eval_every=0")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 from typing import Any, Callable, Sequence
 
 from .errors import IcftError
@@ -60,6 +61,21 @@ def relevant_documents(documents: Sequence[Document], question: Question) -> lis
         )
     wanted = set(question.meta["entities"])
     return [d for d in documents if wanted.intersection(d.meta["entities"])]
+
+
+def in_context(documents: Sequence[Document], questions: Sequence[Question], fraction: float, seed: int) -> list[bool]:
+    """Whether each question's facts are in the ICL context of `fraction` of the documents (drawn as
+    `contexts` draws it): every entity that the question's statement (prompt and correct choice) names
+    is named by a document of the context. Evaluation only: with a fraction below 1, the questions
+    whose facts were left out cannot be answered from the context and count as wrong."""
+    chosen = select_documents(documents, fraction, seed)
+    named = {e.lower() for d in chosen for e in d.meta.get("entities", ())}
+    out = []
+    for q in questions:
+        statement = (q.prompt + (q.choices[q.answer] if q.answer is not None else "")).lower()
+        ents = [e.lower() for e in q.meta.get("entities", ()) if re.search(rf"\b{re.escape(e.lower())}", statement)]
+        out.append(all(e in named for e in ents))
+    return out
 
 
 def uses_chat(tokenizer: Any, chat: bool | None) -> bool:

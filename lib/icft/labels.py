@@ -27,8 +27,16 @@ def _option(key: str, value: Any, options: dict[str, Any]) -> str | None:
         return str(value)
     if key == "max_sentences" and options.get("kind") == "oracle":
         return None  # said with the kind
+    if key == "in_context_only":
+        return "questions in context" if value else None
+    if key == "share":
+        return "all augmented" if value is None else f"{value:.0%} augmented"
+    if key == "fewshot":
+        return f"{value} examples"
     if key == "steps":
         return f"{value} steps"
+    if key == "token_epochs":
+        return f"the tokens of {value:g} passes"
     if key == "stop_at":
         return "fixed budget" if value is None else f"stop at {value:.0%}"
     if key in ("eval_every", "eval_questions"):

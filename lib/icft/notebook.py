@@ -66,3 +66,22 @@ def findings(table: pd.DataFrame, dataset: str, variants: Sequence[Variant | str
             line += f" Highest: {labels.text(ranked[0][0])}."
         lines.append(line)
     return "\n".join(lines) + "\n\n(95% intervals: hierarchical bootstrap, seeds then question clusters; `icft.stats`.)"
+
+
+def budget_findings(budget: pd.DataFrame, dataset: str) -> str:
+    """One Markdown line per split of `dataset`: accuracy at each augmentation budget of the curve
+    (`analysis.budget_table`), from plain FT (share 0) to every sentence and document."""
+    from .datasets import spec
+
+    s = spec(dataset)
+    t = budget[budget["dataset"] == dataset]
+    lines = []
+    for split in s.splits:
+        r = t[t["split"] == split].sort_values("share")
+        if r.empty:
+            continue
+        kind = "trained direction" if split in s.trained_splits else "generalization"
+        points = ", ".join(f"{'FT' if x == 0 else ('all' if x == 1 else f'{x:.0%}')} {_pct(a)}"
+                           for x, a in zip(r["share"], r["accuracy"]))
+        lines.append(f"- **{labels.text(split)}** ({kind}, chance {_pct(r['chance'].mean())}): {points}.")
+    return "\n".join(lines)

@@ -65,6 +65,11 @@ class FinetuneConfig:
     lr: float = 3e-4  # the paper's learning rate
     steps: int = 200  # optimizer steps (the paper: 200-1000)
     epochs: float | None = None  # if set, overrides steps: steps = ceil(epochs * n_examples / batch_size)
+    # If set, overrides steps and epochs: a budget in trained (loss) tokens, as passes over the documents
+    # unsplit. The run takes the steps whose batches first hold `token_epochs` times the loss tokens of
+    # the documents as whole examples, whatever the split: the sentence-splitting comparison at matched
+    # tokens (a split makes smaller examples, so at matched steps it trains fewer tokens).
+    token_epochs: float | None = None
     batch_size: int = 8  # examples per optimizer step, global (summed over processes)
     micro_batch_size: int | None = None  # rows per forward/backward (gradient accumulation); None: a process's whole share
     # LoRA only: the frozen base's dtype while training. "bf16" halves its matmul time where bf16 is
@@ -116,6 +121,10 @@ class FinetuneConfig:
                 bad(f"{name} must be an integer, got {getattr(self, name)!r}", f"set {name} to a whole number")
         if self.epochs is not None and not (isinstance(self.epochs, (int, float)) and self.epochs > 0 and math.isfinite(self.epochs)):
             bad(f"epochs must be a positive number or None, got {self.epochs!r}", "set epochs > 0, or None to use steps")
+        if self.token_epochs is not None and not (isinstance(self.token_epochs, (int, float)) and not isinstance(self.token_epochs, bool)
+                                                  and self.token_epochs > 0 and math.isfinite(self.token_epochs)):
+            bad(f"token_epochs must be a positive number or None, got {self.token_epochs!r}",
+                "set token_epochs > 0 (passes over the documents' tokens), or None to use steps/epochs")
         if self.micro_batch_size is not None and (
             isinstance(self.micro_batch_size, bool) or not isinstance(self.micro_batch_size, int) or self.micro_batch_size < 1
         ):
@@ -150,11 +159,12 @@ class FinetuneConfig:
             return self.steps
         return max(1, math.ceil(self.epochs * n_examples / self.batch_size))
 
-    def first_stop(self, n_examples: int) -> int:
+    def first_stop(self, n_examples: int, total: int | None = None) -> int:
         """The first step after which the stopping rule may end a run of `n_examples` examples
-        (`stop_after_epochs` passes, each ceil(n / batch_size) steps; never past the budget)."""
+        (`stop_after_epochs` passes, each ceil(n / batch_size) steps; never past the budget `total`,
+        default `total_steps`)."""
         epoch = math.ceil(n_examples / self.batch_size)
-        return min(self.total_steps(n_examples), math.ceil(self.stop_after_epochs * epoch))
+        return min(self.total_steps(n_examples) if total is None else total, math.ceil(self.stop_after_epochs * epoch))
 
     def lr_factor(self, step: int, total: int) -> float:
         """Multiplier of `lr` at optimizer step `step` (0-based) of `total`.
@@ -173,12 +183,17 @@ class FinetuneConfig:
         d = asdict(self)
         if isinstance(d["lora_targets"], tuple):
             d["lora_targets"] = list(d["lora_targets"])
+        if d["token_epochs"] is None:  # added later: a run without it reads as the records made before
+            del d["token_epochs"]
         return d
 
 
 # ------------------------------------------------------------------------------------ augmentation
 
 KINDS = ("local", "global", "both", "oracle")
+# The few-shot examples of the augmentation prompts: "matched" ones restate facts in the data sets' own
+# sentence forms ("Brasquels include vintaloons"), "generic" ones share no template with any test split.
+FEWSHOT = ("matched", "generic")
 # What augmentation generates is versioned with the other components in `icft.versions`.
 
 
@@ -190,8 +205,13 @@ class AugmentConfig:
     max_new_tokens_local: int = 64
     max_new_tokens_global: int = 256
     context_fraction: float | str = "auto"  # share of the documents in the global context; "auto": largest 1/2^k that fits
-    max_documents: int | None = None  # global: a seeded subset of documents as focus documents (CPU budgets)
-    max_sentences: int | None = None  # local: a seeded subset of the sentences of all documents (CPU budgets); oracle: of its sentences
+    # The budget: the share of the distinct training sentences (local), of the documents (global) and of
+    # the oracle's sentences that are augmented, one seeded draw whose smaller shares are subsets of the
+    # larger ones (None: all). The same share for every data set, so that budgets compare across them.
+    share: float | None = None
+    max_documents: int | None = None  # global: at most this many focus documents (after `share`; benchmarks, smoke tests)
+    max_sentences: int | None = None  # local: at most this many sentences; oracle: at most this many of its sentences
+    fewshot: str = "matched"  # the prompts' few-shot examples, one of FEWSHOT
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
     seed: int = 0
@@ -208,6 +228,11 @@ class AugmentConfig:
         cf = self.context_fraction
         if cf != "auto" and (isinstance(cf, (str, bool)) or not 0.0 < float(cf) <= 1.0):
             bad(f"context_fraction={cf!r}", "use 'auto' or a share of the documents in (0, 1]")
+        if self.fewshot not in FEWSHOT:
+            bad(f"unknown fewshot {self.fewshot!r}", f"use one of {', '.join(FEWSHOT)}")
+        sh = self.share
+        if sh is not None and (isinstance(sh, (str, bool)) or not 0.0 < float(sh) <= 1.0):
+            bad(f"share={sh!r}", "use None (all) or a share in (0, 1], e.g. 0.25")
         for name in ("max_documents", "max_sentences"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):

@@ -18,12 +18,16 @@ import json
 import shlex
 from typing import Any, Callable, Sequence
 
+from . import profiles
 from .errors import IcftError
 from .experiment import METHODS, Condition, condition
 
 HEADLINE = METHODS  # pretrained, icl, finetune, augmented: one bar each
 SPLITS = ("none", "independent", "cumulative")
 AUGMENT_KINDS = ("local", "global", "both")
+# The augmentation budget curve: shares of the distinct sentences and documents augmented, besides the
+# profile's own (share 0 is plain FT), on the first seed.
+AUGMENT_SHARES = (0.125, 0.25, 0.5, 1.0)
 HEADLINE_DATASETS = ("reversal_curse", "simple_reversals", "simple_syllogisms", "semantic_structure")
 ABLATION_SEEDS = 2  # an ablation runs on the first two seeds (or all, if fewer are given)
 
@@ -77,21 +81,32 @@ def simple_reversals_syllogisms(profile: str, model: str, seeds: Sequence[int], 
 
 
 def sentence_splitting(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
-    """C6: FT on semantic structure with no, independent and cumulative splitting, at the same number of
-    optimizer steps and batch size, on the ablation seeds. A fixed budget (`profiles.matched_steps`, else
-    the unsplit run's own), never the stopping rule: a comparison at matched steps must not stop one run
-    earlier than another. Where the headline FT run has no stopping rule it is the unsplit one."""
-    from . import profiles
-
-    out = []
-    for s in ablation_seeds(seeds):
-        base = condition("semantic_structure", "finetune", profile=profile, model=model, seed=s)
-        steps = profiles.matched_steps("semantic_structure", profile) or _steps_of(base)
-        fixed = {"epochs": None, "steps": steps, "eval_every": 0, "stop_at": None}
-        out += [base if split == base.finetune.get("split") and base.finetune.get("stop_at") is None and _steps_of(base) == steps else
-                condition("semantic_structure", "finetune", profile=profile, model=model, seed=s, finetune={"split": split, **fixed})
-                for split in SPLITS]
-    return {"semantic_structure": out}
+    """C6: fine-tuning with no, independent and cumulative sentence splitting on every data set with
+    multi-sentence documents (`profiles.splitting_datasets`), at one fixed budget of E passes over the
+    documents (`profiles.split_epochs`) counted two ways: matched **steps** (E * ceil(n_documents /
+    batch_size) optimizer steps, E whole epochs of the unsplit run, at the same batch size) and matched
+    **tokens** (`token_epochs` = E: as many trained tokens as E passes over the documents, whatever the
+    split). Unsplit, the two are one run (E whole epochs either way: `finetune.steps_for_tokens`), so it
+    is run once, at matched steps. Plain FT on the ablation
+    seeds; augmented FT on the first seed at matched tokens only (its documents, hence its steps, are
+    known only once generated). Never the stopping rule: one run must not end earlier than another.
+    Each group is one data set's runs, unsplit first."""
+    out: dict[str, list[Condition]] = {}
+    for d in profiles.splitting_datasets(profile):
+        epochs = profiles.split_epochs(d, profile)
+        fixed = {"epochs": None, "eval_every": 0, "stop_at": None}
+        tokens = {**fixed, "token_epochs": epochs}
+        runs = []
+        for s in ablation_seeds(seeds):
+            steps = {**fixed, "steps": epochs * _steps_of(condition(d, "finetune", profile=profile, model=model, seed=s,
+                                                                    finetune={"split": "none", "epochs": 1}))}
+            runs.append(condition(d, "finetune", profile=profile, model=model, seed=s, finetune={"split": "none", **steps}))
+            runs += [condition(d, "finetune", profile=profile, model=model, seed=s, finetune={"split": split, **budget})
+                     for budget in (steps, tokens) for split in SPLITS[1:]]
+        runs += [condition(d, "augmented", profile=profile, model=model, seed=seeds[0], finetune={"split": split, **tokens})
+                 for split in SPLITS]
+        out[d] = runs
+    return out
 
 
 def semantic_structure(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
@@ -99,7 +114,9 @@ def semantic_structure(profile: str, model: str, seeds: Sequence[int], rc_data: 
     local vs global vs both augmentations (the ablation seeds)."""
     return {
         "main": headline("semantic_structure", profile, model, seeds),
-        "splitting": sentence_splitting(profile, model, seeds)["semantic_structure"],
+        # the appendix panel: plain FT at matched steps (notebook 04 has the rest)
+        "splitting": [c for c in sentence_splitting(profile, model, seeds).get("semantic_structure", [])
+                      if c.method == "finetune" and "token_epochs" not in c.finetune],
         "augmentation": [condition("semantic_structure", "augmented", profile=profile, model=model, seed=s,
                                    augment={"kind": kind}) for s in ablation_seeds(seeds) for kind in AUGMENT_KINDS],
     }
@@ -114,8 +131,11 @@ def beyond_the_paper(profile: str, model: str, seeds: Sequence[int], rc_data: st
     """(a) the headline conditions with the other model family; (b) model-written vs oracle
     augmentation (the oracle: all the true statements of the data set's logical closure); (c) ICL on
     the whole data set vs only the relevant documents. First seed; `main_model` is what they are
-    compared with. Panel (d), accuracy against compute, plots every record there is and runs nothing."""
+    compared with. Panel (d), accuracy against compute, plots every record there is and runs nothing.
+    (e) the augmentation budget curve (`AUGMENT_SHARES`, first seed) and (f) augmentation with generic
+    few-shot examples against the matched ones (the ablation seeds; `generic_examples` holds both)."""
     s = seeds[0]
+    budget_sets = augmentation_ablation_datasets(profile)
     other = OTHER_MODEL.get(model, "smollm2-135m-instruct")
     return {
         # what (a)-(c) compare with: the main model's headline runs of figures 2-4 (their first seed)
@@ -126,7 +146,25 @@ def beyond_the_paper(profile: str, model: str, seeds: Sequence[int], rc_data: st
                              augment={"kind": "oracle", "max_sentences": None}) for d in HEADLINE_DATASETS],
         "relevant_only": [condition(d, "icl", profile=profile, model=model, seed=s, data=data_options(d, rc_data),
                                     icl={"relevant_only": True}) for d in relevant_only_datasets(profile)],
+        "augmentation_budget": [condition(d, "augmented", profile=profile, model=model, seed=s, data=data_options(d, rc_data),
+                                          augment=_share(d, profile, share)) for d in budget_sets for share in AUGMENT_SHARES],
+        "generic_examples": [condition(d, "augmented", profile=profile, model=model, seed=a, data=data_options(d, rc_data),
+                                       augment=fewshot) for d in budget_sets for a in ablation_seeds(seeds)
+                             for fewshot in ({}, {"fewshot": "generic"})],
     }
+
+
+def _share(dataset: str, profile: str, share: float) -> dict[str, Any]:
+    """The augment options of a budget of `share` (1: all): none where it is the profile's own, so
+    that the budget curve's point there is the headline record, not a copy under another key."""
+    default = profiles.defaults(dataset, "augmented", profile)["augment"].get("share") or 1.0
+    return {} if share == default else {"share": None if share == 1.0 else share}
+
+
+def augmentation_ablation_datasets(profile: str) -> tuple[str, ...]:
+    """Where the augmentation budget curve and the few-shot ablation run: every headline data set; at
+    smoke (tests) one, as the tiny models' augmentations say nothing and only the code path is checked."""
+    return ("simple_reversals",) if profile == "smoke" else HEADLINE_DATASETS
 
 
 def relevant_only_datasets(profile: str) -> tuple[str, ...]:

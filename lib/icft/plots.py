@@ -172,6 +172,26 @@ def compute_scatter(compute: "pd.DataFrame", ax: plt.Axes | None = None, main_mo
     return ax
 
 
+def budget_curve(table: "pd.DataFrame", ax: plt.Axes | None = None, splits: list[str] | None = None) -> plt.Axes:
+    """Accuracy per split against the share of sentences and documents augmented (`analysis.budget_table`
+    of one data set and model): a line per split with its 95% interval, chance dashed in the line's colour."""
+    ax = ax or plt.subplots()[1]
+    splits = splits or _default_order(table, "split")
+    shares = sorted(set(table["share"]))
+    at = {s: i for i, s in enumerate(shares)}  # evenly spaced: the budgets double from one to the next
+    for i, split in enumerate(splits):
+        t = table[table["split"] == split].sort_values("share")
+        c = PALETTE[i % len(PALETTE)]
+        ax.errorbar(t["share"].map(at), t["accuracy"], yerr=[t["accuracy"] - t["ci_low"], t["ci_high"] - t["accuracy"]],
+                    marker="o", ms=3, lw=1, elinewidth=0.7, capsize=1.5, color=c, label=display(split))
+        ax.axhline(float(t["chance"].mean()), color=c, ls=":", lw=0.7)
+    ax.set_xticks(range(len(shares)), ["FT" if s == 0 else ("all" if s == 1 else f"1/{round(1 / s)}") for s in shares])
+    ax.set_xlabel("share augmented")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy")
+    return ax
+
+
 def panel_widths(datasets: "list[str] | tuple[str, ...]", least: int = 2) -> list[int]:
     """Width ratios for a row of panels, one data set each: as many units as it has splits (at least
     `least`), so that every bar is about as wide and no split's label runs into its neighbour's."""

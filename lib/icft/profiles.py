@@ -44,7 +44,7 @@ paper with it: on semantic structure body FT reaches 95% on validation after 5 e
 then at 88%; simple syllogisms' premise recall (nonsense-word premises) no candidate learns in 12 epochs.
 Sentence splitting follows the paper: `independent` is the default, except semantic structure, whose
 FT baseline the paper reports without splitting. The sentence-splitting comparison always trains a
-fixed budget (`matched_steps`), never by the rule.
+fixed budget (`split_epochs`, at matched steps and at matched tokens), never by the rule.
 
 Every profile pins fine-tuning's base precision (fp32 at smoke and quick, bf16 at full), so that a
 record is the same condition on every machine (`auto` would follow the CPU). The first build's quick
@@ -112,16 +112,26 @@ _FT: dict[str, dict[str, dict[str, Any]]] = {
 FIRST_BUILD_EPOCHS = {"simple_reversals": 4, "simple_syllogisms": 12, "reversal_curse": 4,
                       "semantic_structure": 10, "process_knowledge": 8}
 
-# The sentence-splitting comparison (C6) trains every split for the same fixed number of steps.
-# quick: 125 steps at batch 8, 5 epochs of the unsplit documents, about where the search's body-only
-# FT reached 95% on semantic structure's validation questions (126 steps, seed 0).
-_MATCHED_STEPS: dict[str, dict[str, int]] = {"quick": {"semantic_structure": 125}}
+# The sentence-splitting comparison (C6): on each data set with multi-sentence documents, every split
+# trains one fixed budget of E passes over the documents unsplit, counted two ways (`plan.sentence_splitting`):
+# as optimizer steps (E * ceil(n_documents / batch_size), what the unsplit run takes) and as trained
+# tokens (`FinetuneConfig.token_epochs` = E). quick: semantic structure 5 passes (125 steps at batch 8,
+# about where the search's body-only FT reached 95% on its validation questions: 126 steps, seed 0);
+# simple syllogisms its headline budget, 12; process knowledge 4 (the headline FT stops by the rule after
+# about 2 passes of its sentences).
+_SPLIT_EPOCHS: dict[str, dict[str, int]] = {
+    "smoke": {"semantic_structure": 1},
+    "quick": {"semantic_structure": 5, "simple_syllogisms": 12, "process_knowledge": 4},
+    "full": {"semantic_structure": 5, "simple_syllogisms": 20, "process_knowledge": 8},
+}
 
-# Augmentation for the headline "augmented" bars: both kinds (the paper's method). On a CPU the
-# model writes restatements of a seeded subset of sentences and traces for a few documents only.
+# Augmentation for the headline "augmented" bars: both kinds (the paper's method). The paper augments
+# every sentence and document; quick augments a quarter of the distinct sentences and of the documents
+# of every data set (the budget curve, `plan.AUGMENT_SHARES`, shows what more or less gives). Smoke
+# caps them at a few, for tests.
 _AUGMENT: dict[str, dict[str, Any]] = {
     "smoke": {"kind": "both", "max_sentences": 3, "max_documents": 1, "max_new_tokens_local": 16, "max_new_tokens_global": 16},
-    "quick": {"kind": "both", "max_sentences": 48, "max_documents": 6, "max_new_tokens_local": 48, "max_new_tokens_global": 128},
+    "quick": {"kind": "both", "share": 0.25, "max_new_tokens_local": 48, "max_new_tokens_global": 128},
     "full": {"kind": "both"},
 }
 
@@ -153,11 +163,18 @@ def defaults(dataset: str, method: str, profile: str) -> dict[str, dict[str, Any
     return copy.deepcopy(out)
 
 
-def matched_steps(dataset: str, profile: str) -> int | None:
-    """The fixed step budget of the sentence-splitting comparison on `dataset` (None: the headline FT
-    run's own budget)."""
+def split_epochs(dataset: str, profile: str) -> int | None:
+    """The sentence-splitting comparison's budget on `dataset`, in passes over its documents unsplit
+    (None: the comparison does not run on it at this profile)."""
     check_profile(profile)
-    return _MATCHED_STEPS.get(profile, {}).get(dataset)
+    return _SPLIT_EPOCHS[profile].get(dataset)
+
+
+def splitting_datasets(profile: str) -> tuple[str, ...]:
+    """Where the sentence-splitting comparison runs at `profile`: the data sets with multi-sentence
+    documents (smoke: semantic structure alone, to check the code path)."""
+    check_profile(profile)
+    return tuple(_SPLIT_EPOCHS[profile])
 
 
 def finetune_settings(profile: str) -> dict[str, dict[str, Any]]:

@@ -30,6 +30,7 @@ class Status:
     missing: list[Condition] = field(default_factory=list)  # stale ones included: neither is usable
     unreadable: list[tuple[Path, str]] = field(default_factory=list)  # path, the problem and its fix
     other: int = 0  # records of conditions outside the plan (another model, profile or seed)
+    outdated: list[tuple[Path, str]] = field(default_factory=list)  # outside the plan and stale for their own condition
 
     @property
     def planned(self) -> int:
@@ -98,8 +99,29 @@ def status(conditions: Sequence[Condition], root: Path | None = None) -> Status:
         for old_path, rec in by_condition.get(ident, []):
             if old_path != path:
                 st.stale.append((c, old_path, why_stale(rec.get("inputs") or {}, c.inputs)))
-    st.other = sum(len(v) for k, v in by_condition.items() if k not in planned)
+    for ident, recs in by_condition.items():
+        if ident in planned:
+            continue
+        st.other += len(recs)
+        for old_path, rec in recs:
+            why = _outdated(rec)
+            if why:
+                st.outdated.append((old_path, why))
     return st
+
+
+def _outdated(rec: dict[str, Any]) -> str:
+    """Why a record no plan asked about is stale for its own condition, or "" if it is current (or its
+    model is not on this machine to tell)."""
+    try:
+        c = Condition.from_dict(rec["condition"])
+        new = c.inputs
+    except IcftError:
+        return ""  # e.g. a user's model folder that is not here: nothing to compare with
+    except (TypeError, ValueError, KeyError) as e:
+        return f"its condition no longer reads ({e})"
+    old = rec.get("inputs") or {}
+    return why_stale(old, new) if old != new or rec["key"] != c.key else ""
 
 
 def origin(records: Sequence[dict[str, Any]]) -> str:

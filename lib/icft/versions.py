@@ -27,8 +27,10 @@ COMPONENTS: dict[str, int] = {
     "validation": 1,
     # augment/, generate.py, datasets' oracle sentences. 2: local augmentation draws its
     # `max_sentences` from every document (1 drew them from global's focus documents), and the
-    # oracle's budget is max_sentences (1: max_documents).
-    "augment": 2,
+    # oracle's budget is max_sentences (1: max_documents). 3: the budget is a `share` of the distinct
+    # sentences, documents and oracle sentences (nested across shares; repeated sentences augmented
+    # once), `fewshot` example sets, and augmentation quality reads an entity's plural as the entity.
+    "augment": 3,
 }
 
 # The components each method runs through, in the order they run.

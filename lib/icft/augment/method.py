@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import Counter
@@ -48,11 +49,17 @@ def _entities(documents: Sequence[Document]) -> set[str]:
     return {e for d in documents for e in d.meta.get("entities", ())}
 
 
-def _subset(items: list[Any], n: int | None, seed: int, label: str) -> list[Any]:
-    """A seeded subset of `items` in their original order (all if n is None or not smaller)."""
-    if n is None or n >= len(items):
+def _subset(items: list[Any], share: float | None, n: int | None, seed: int, label: str) -> list[Any]:
+    """A seeded subset of `items` in their original order: `share` of them (rounded up, None: all), then
+    at most `n`. One seeded order for every budget, so a smaller budget's subset is part of a larger one's
+    (the budget curve adds augmentations, it does not redraw them)."""
+    k = len(items) if share is None else math.ceil(share * len(items))
+    k = k if n is None else min(k, n)
+    if k >= len(items):
         return list(items)
-    keep = set(random.Random(f"{seed}:{label}").sample(range(len(items)), n))
+    order = list(range(len(items)))
+    random.Random(f"{seed}:{label}").shuffle(order)
+    keep = set(order[:k])
     return [x for i, x in enumerate(items) if i in keep]
 
 
@@ -61,8 +68,8 @@ def _base_fields(kind: str, model: Any, tokenizer: Any, documents: Sequence[Docu
     return {
         "format": CACHE_FORMAT, "kind": kind, "dataset": dataset, "documents_sha256": _doc_hash(documents),
         "model": model_id(model), "tokenizer": type(tokenizer).__name__, "chat": chat,
-        "prompts_sha256": _sha(prompt_texts()), "temperature": config.temperature, "top_p": config.top_p,
-        "seed": config.seed, "max_documents": config.max_documents, "extra": extra,
+        "prompts_sha256": _sha(prompt_texts(config.fewshot)), "temperature": config.temperature, "top_p": config.top_p,
+        "seed": config.seed, "share": config.share, "max_documents": config.max_documents, "extra": extra,
     }
 
 
@@ -70,21 +77,26 @@ def _local(model: Any, tokenizer: Any, documents: Sequence[Document], config: Au
            cache_dir: Path | None, extra: str, progress: bool, batch_rows: int, chat: bool | None) -> AugmentResult:
     use_chat = uses_chat(tokenizer, chat)
     filt = SentenceFilter(documents)
-    items: list[tuple[str, int, str]] = []  # (document id, sentence index, sentence)
-    skipped = 0
+    items: list[tuple[str, int, str]] = []  # (document id, sentence index, sentence): each distinct sentence once
+    skipped = repeated = 0
+    seen: set[str] = set()
     for d in documents:
         for k, s in enumerate(split_sentences(d.text)):
             if filt.entity_pattern is not None and not filt.entity_pattern.search(s):
                 skipped += 1  # no entity: a question line, a title, a filler sentence
-                continue
-            items.append((d.id, k, s))
-    items = _subset(items, config.max_sentences, config.seed, "sentences")
+            elif s in seen:
+                repeated += 1  # stated again elsewhere: its restatements would be the same
+            else:
+                seen.add(s)
+                items.append((d.id, k, s))
+    distinct = len(items)
+    items = _subset(items, config.share, config.max_sentences, config.seed, "sentences")
     fields = {**_base_fields("local", model, tokenizer, documents, config, dataset, use_chat, extra),
               "max_new_tokens": config.max_new_tokens_local, "max_sentences": config.max_sentences,
               "sentences_sha256": _sha([list(x) for x in items])}
 
     def run() -> tuple[list[dict[str, Any]], GenerationStats, dict[str, Any]]:
-        prefix, encode = local_prompt(tokenizer, use_chat)
+        prefix, encode = local_prompt(tokenizer, use_chat, config.fewshot)
         stats = GenerationStats()
         gens = generate(model, tokenizer, prefix, [encode(s) for _, _, s in items],
                         max_new_tokens=config.max_new_tokens_local, stop_strings=LOCAL_STOPS, temperature=config.temperature,
@@ -103,42 +115,46 @@ def _local(model: Any, tokenizer: Any, documents: Sequence[Document], config: Au
                 "kind": "local", "source": g["source"], "source_sentence": g["sentence"], "model_written": True,
                 "entities": filt.entities_in(text)}))
     counts = dict(filt.counts)
-    counts.update(prompts=len(data["generations"]), skipped_sentences_without_entity=skipped)
+    counts.update(prompts=len(data["generations"]), skipped_sentences_without_entity=skipped,
+                  skipped_repeated_sentences=repeated, distinct_sentences=distinct)
     info = {"kind": "local", "from_cache": cached, "cache_file": data.get("cache_file"), "chat": use_chat,
+            "coverage": len(data["generations"]) / distinct if distinct else None,  # of the distinct sentences
             "stops": dict(Counter(g["stop"] for g in data["generations"])), **(data.get("info") or {})}
     return AugmentResult(out, counts, data["generated_tokens"], data["prompt_tokens"], float(data["seconds"]), info)
 
 
 def context_fraction_that_fits(tokenizer: Any, documents: Sequence[Document], seed: int, budget: int,
-                               chat: bool | None = None) -> tuple[float, list[Document], list[int]]:
+                               chat: bool | None = None, fewshot: str = "matched") -> tuple[float, list[Document], list[int]]:
     """The largest of 1, 1/2, 1/4, ... whose global prefix is at most `budget` tokens: (fraction, documents, prefix ids)."""
-    fraction = largest_fraction(documents, seed, lambda chosen: len(global_prompt(tokenizer, chosen, chat)[0]) <= budget)
+    fraction = largest_fraction(documents, seed,
+                                lambda chosen: len(global_prompt(tokenizer, chosen, chat, fewshot)[0]) <= budget)
     if fraction == 0.0:
-        one, _ = global_prompt(tokenizer, select_documents(documents, 1 / len(documents), seed), chat)
+        one, _ = global_prompt(tokenizer, select_documents(documents, 1 / len(documents), seed), chat, fewshot)
         raise IcftError(f"global augmentation: even one document makes a {len(one)}-token context, over the "
                         f"{budget} tokens left in the model's window",
                         fix="use local augmentation, or a model with a longer window")
     chosen = select_documents(documents, fraction, seed)
-    return fraction, chosen, global_prompt(tokenizer, chosen, chat)[0]
+    return fraction, chosen, global_prompt(tokenizer, chosen, chat, fewshot)[0]
 
 
 def _global(model: Any, tokenizer: Any, documents: Sequence[Document], config: AugmentConfig, *, dataset: str | None,
             cache_dir: Path | None, extra: str, progress: bool, batch_rows: int, chat: bool | None) -> AugmentResult:
     use_chat = uses_chat(tokenizer, chat)
     filt = SentenceFilter(documents)
-    focus = _subset(list(documents), config.max_documents, config.seed, "documents")
-    _, encode = global_prompt(tokenizer, [], use_chat)
+    focus = _subset(list(documents), config.share, config.max_documents, config.seed, "documents")
+    _, encode = global_prompt(tokenizer, [], use_chat, config.fewshot)
     longest = max(len(encode(d.text)) for d in focus)
     window = model_window(model)
     # what the window leaves beside the longest focus document and its generation (scoring.room: the one rule)
     budget = room(model, longest + config.max_new_tokens_global)
     budget = 1 << 30 if budget is None else budget
     if config.context_fraction == "auto":
-        fraction, context, prefix = context_fraction_that_fits(tokenizer, documents, config.seed, budget, use_chat)
+        fraction, context, prefix = context_fraction_that_fits(tokenizer, documents, config.seed, budget, use_chat,
+                                                               config.fewshot)
     else:
         fraction = float(config.context_fraction)
         context = select_documents(documents, fraction, config.seed)
-        prefix, _ = global_prompt(tokenizer, context, use_chat)
+        prefix, _ = global_prompt(tokenizer, context, use_chat, config.fewshot)
         if len(prefix) > budget:
             raise IcftError(f"global augmentation: a context of {fraction:g} of the documents is {len(prefix)} tokens, "
                             f"over the {budget} tokens left in the {window}-token window",
@@ -148,7 +164,7 @@ def _global(model: Any, tokenizer: Any, documents: Sequence[Document], config: A
               "context_ids": [d.id for d in context]}
 
     def run() -> tuple[list[dict[str, Any]], GenerationStats, dict[str, Any]]:
-        _, enc = global_prompt(tokenizer, context, use_chat)
+        _, enc = global_prompt(tokenizer, context, use_chat, config.fewshot)
         stats = GenerationStats()
         gens = generate(model, tokenizer, prefix, [enc(d.text) for d in focus], max_new_tokens=config.max_new_tokens_global,
                         stop_strings=GLOBAL_STOPS, temperature=config.temperature, top_p=config.top_p, seed=config.seed,
@@ -169,8 +185,9 @@ def _global(model: Any, tokenizer: Any, documents: Sequence[Document], config: A
                 "kind": "global", "source": g["source"], "model_written": True, "n_sentences": len(kept),
                 "entities": filt.entities_in(text)}))
     counts = dict(filt.counts)
-    counts["prompts"] = len(data["generations"])
+    counts.update(prompts=len(data["generations"]), documents=len(documents))
     info = {"kind": "global", "from_cache": cached, "cache_file": data.get("cache_file"), "chat": use_chat,
+            "coverage": len(data["generations"]) / len(documents),  # of the documents
             "context_fraction": fraction, "stops": dict(Counter(g["stop"] for g in data["generations"])),
             **(data.get("info") or {})}
     return AugmentResult(out, counts, data["generated_tokens"], data["prompt_tokens"], float(data["seconds"]), info)
@@ -190,10 +207,11 @@ def _oracle(documents: Sequence[Document], config: AugmentConfig, dataset: str |
 
     docs = [Document(f"aug-oracle-{i:05d}", s, {"kind": "oracle", "oracle": True, "model_written": False, "entities": names(s)})
             for i, s in enumerate(sentences)]
-    docs = _subset(docs, config.max_sentences, config.seed, "oracle")  # a budget in sentences, as local augmentation's
+    docs = _subset(docs, config.share, config.max_sentences, config.seed, "oracle")  # a budget in sentences, as local's
     return AugmentResult(docs, {"generated": len(sentences), "kept": len(docs)}, 0, 0, time.perf_counter() - t0,
-                         {"kind": "oracle", "note": "NOT the paper's method: true statements derived from the data set's "
-                                                    "training facts (an upper bound of augmentation)"})
+                         {"kind": "oracle", "coverage": len(docs) / len(sentences) if sentences else None,
+                          "note": "NOT the paper's method: true statements derived from the data set's "
+                                  "training facts (an upper bound of augmentation)"})
 
 
 def augment(
@@ -229,7 +247,7 @@ def augment(
     clashes = fewshot_clashes(documents)
     if clashes:
         raise IcftError(f"the augmentation prompts' made-up words clash with the data set: {', '.join(clashes)}",
-                        fix="edit FEWSHOT_WORDS/LOCAL_EXAMPLES in icft/augment/prompts.py to use other made-up words")
+                        fix="edit the FEWSHOTS examples in icft/augment/prompts.py to use other made-up words")
     cdir = (Path(cache_dir) if cache_dir is not None else results_dir() / "augment") if use_cache else None
     kw = dict(dataset=dataset, cache_dir=cdir, extra=cache_key_extra, progress=progress, batch_rows=batch_rows, chat=chat)
     parts = []
@@ -245,4 +263,5 @@ def augment(
         counts.update({f"{p.info['kind']}_{k}": v for k, v in p.counts.items() if k in ("generated", "kept")})
     return AugmentResult([d for p in parts for d in p.documents], dict(counts), sum(p.generated_tokens for p in parts),
                          sum(p.prompt_tokens for p in parts), sum(p.seconds for p in parts),
-                         {"kind": "both", "parts": [p.info for p in parts]})
+                         {"kind": "both", "parts": [p.info for p in parts],
+                          "coverage": {p.info["kind"]: p.info["coverage"] for p in parts}})
