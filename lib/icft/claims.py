@@ -313,7 +313,8 @@ def _c6(t: pd.DataFrame, p: _Parts) -> None:
                     continue
                 for s in general:
                     q.better(split[0], unsplit[0], s, what=f"{what}, {readable(s)}")
-        trained = r[r["split"].isin(spec(dataset).trained_splits)]
+        # (the unsplit run serves both budgets: its rows once)
+        trained = r[r["split"].isin(spec(dataset).trained_splits)].drop_duplicates(subset=["variant", "split"])
         for v, rows in trained.groupby("variant", sort=False):
             valid = rows["valid"].dropna()
             numbers = ", ".join(f"{readable(x['split'])} {_pct(x['accuracy'])}" for _, x in rows.iterrows())

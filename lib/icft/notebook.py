@@ -85,3 +85,24 @@ def budget_findings(budget: pd.DataFrame, dataset: str) -> str:
                            for x, a in zip(r["share"], r["accuracy"]))
         lines.append(f"- **{labels.text(split)}** ({kind}, chance {_pct(r['chance'].mean())}): {points}.")
     return "\n".join(lines)
+
+
+def splitting_findings(runs: pd.DataFrame, dataset: str) -> str:
+    """Markdown of the sentence-splitting comparison on `dataset` (`analysis.splitting_table`): per
+    method and budget, each split's accuracy on every split of the data set, unsplit first."""
+    from .datasets import spec
+
+    s = spec(dataset)
+    t = runs[runs["dataset"] == dataset]
+    lines = [f"**{labels.text(dataset)}**"]
+    for (method, budget), g in t.groupby(["method", "budget"], sort=False):
+        cells = []
+        for split in s.splits:
+            r = g[g["split"] == split].set_index("splitting")
+            if r.empty:
+                continue
+            kind = "trained" if split in s.trained_splits else "generalization"
+            values = ", ".join(f"{k} {_pct(r.loc[k, 'accuracy'])}" for k in ("none", "independent", "cumulative") if k in r.index)
+            cells.append(f"{labels.text(split)} ({kind}): {values}")
+        lines.append(f"- {labels.text(method)}, matched {budget}: " + "; ".join(cells) + ".")
+    return "\n".join(lines)

@@ -15,6 +15,7 @@ seed only, to keep the CPU profile affordable.
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from typing import Any, Callable, Sequence
 
@@ -89,7 +90,7 @@ def sentence_splitting(profile: str, model: str, seeds: Sequence[int], rc_data: 
     split). Unsplit, the two are one run (E whole epochs either way: `finetune.steps_for_tokens`), so it
     is run once, at matched steps. Plain FT on the ablation
     seeds; augmented FT on the first seed at matched tokens only (its documents, hence its steps, are
-    known only once generated). Never the stopping rule: one run must not end earlier than another.
+    known only once generated; not at smoke). Never the stopping rule: one run must not end earlier than another.
     Each group is one data set's runs, unsplit first."""
     out: dict[str, list[Condition]] = {}
     for d in profiles.splitting_datasets(profile):
@@ -98,13 +99,14 @@ def sentence_splitting(profile: str, model: str, seeds: Sequence[int], rc_data: 
         tokens = {**fixed, "token_epochs": epochs}
         runs = []
         for s in ablation_seeds(seeds):
-            steps = {**fixed, "steps": epochs * _steps_of(condition(d, "finetune", profile=profile, model=model, seed=s,
-                                                                    finetune={"split": "none", "epochs": 1}))}
+            one = _steps_of(condition(d, "finetune", profile=profile, model=model, seed=s, finetune={"split": "none", "epochs": 1}))
+            steps = {**fixed, "steps": math.ceil(epochs * one)}
             runs.append(condition(d, "finetune", profile=profile, model=model, seed=s, finetune={"split": "none", **steps}))
             runs += [condition(d, "finetune", profile=profile, model=model, seed=s, finetune={"split": split, **budget})
                      for budget in (steps, tokens) for split in SPLITS[1:]]
-        runs += [condition(d, "augmented", profile=profile, model=model, seed=seeds[0], finetune={"split": split, **tokens})
-                 for split in SPLITS]
+        if profile != "smoke":  # the tiny models' augmentations say nothing; the FT runs check the code path
+            runs += [condition(d, "augmented", profile=profile, model=model, seed=seeds[0], finetune={"split": split, **tokens})
+                     for split in SPLITS]
         out[d] = runs
     return out
 

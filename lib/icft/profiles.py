@@ -119,8 +119,9 @@ FIRST_BUILD_EPOCHS = {"simple_reversals": 4, "simple_syllogisms": 12, "reversal_
 # about where the search's body-only FT reached 95% on its validation questions: 126 steps, seed 0);
 # simple syllogisms its headline budget, 12; process knowledge 4 (the headline FT stops by the rule after
 # about 2 passes of its sentences).
-_SPLIT_EPOCHS: dict[str, dict[str, int]] = {
-    "smoke": {"semantic_structure": 1},
+# smoke: a tenth of a pass (two steps unsplit), as the smoke profile only checks the code path.
+_SPLIT_EPOCHS: dict[str, dict[str, float]] = {
+    "smoke": {"semantic_structure": 0.1},
     "quick": {"semantic_structure": 5, "simple_syllogisms": 12, "process_knowledge": 4},
     "full": {"semantic_structure": 5, "simple_syllogisms": 20, "process_knowledge": 8},
 }
@@ -163,7 +164,7 @@ def defaults(dataset: str, method: str, profile: str) -> dict[str, dict[str, Any
     return copy.deepcopy(out)
 
 
-def split_epochs(dataset: str, profile: str) -> int | None:
+def split_epochs(dataset: str, profile: str) -> float | None:
     """The sentence-splitting comparison's budget on `dataset`, in passes over its documents unsplit
     (None: the comparison does not run on it at this profile)."""
     check_profile(profile)
