@@ -51,7 +51,8 @@ def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys, smoke_r
         assert (tmp_path / "results" / f"{name}.json").is_file(), name
     for fig in ("fig2_reversal_curse", "fig3_simple_reversals_syllogisms", "fig4_semantic_structure", "figA_nonsense_names",
                 "figA_semantic_ablations", "figA_sentence_splitting", "figA_process_knowledge", "figB_two_models",
-                "figB_oracle_augmentation", "figB_relevant_only", "figB_compute", "fig_claims_forest"):
+                "figB_oracle_augmentation", "figB_relevant_only", "figB_compute", "figB_augmentation_budget", "figB_generic_examples",
+                "fig_claims_forest"):
         for ext in ("pdf", "png"):
             assert (tmp_path / "figures" / f"{fig}.{ext}").stat().st_size > 0, fig
     claims = json.loads((tmp_path / "results" / "07_claims.json").read_text())
