@@ -47,7 +47,7 @@ def test_run_writes_a_record_and_reuses_it(tmp_path):
 
 def test_only_the_main_process_of_a_launch_writes(tmp_path, monkeypatch):
     """Under torchrun every process runs the condition; the others (RANK > 0) must not write."""
-    cond = _cond(method="finetune")
+    cond = _cond(method="finetune", finetune={"steps": 2, "batch_size": 4})  # a few steps: what is written is the point
     monkeypatch.setenv("RANK", "1")
     rec = experiment.run(cond, root=tmp_path, progress=False)
     assert rec["key"] == cond.key and rec["accuracy"]

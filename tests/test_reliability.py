@@ -252,7 +252,7 @@ def test_every_load_of_weights_reads_safetensors_only():
             if "use_safetensors" in kw:
                 assert isinstance(kw["use_safetensors"], ast.Constant) and kw["use_safetensors"].value is True, where
             elif "gguf_file" in kw:
-                assert _enclosing_function(tree, call).name == "_convert_embedded", where
+                assert _enclosing_function(tree, call).name == "_convert_gguf", where  # the one-time conversion
             else:
                 assert receiver == "PeftModel", where
                 fn = ast.unparse(_enclosing_function(tree, call))
