@@ -39,7 +39,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The stamp is keyed on pyproject.toml's content: editing the dependencies reinstalls, nothing else does.
 STAMP := $(VENV)/.icft-installed-$(shell (sha256sum pyproject.toml 2>/dev/null || shasum -a 256 pyproject.toml) | cut -c1-16)
 
-.PHONY: help setup models test lint golden paper notebooks pdf bench verify records clean clean-results plan $(FIGURES)
+.PHONY: help setup models test lint golden paper notebooks pdf bench verify records clean clean-results plan scale $(FIGURES)
 
 # One target per figure (icft.plan.FIGURES): rerun its notebook (reusing current records) and recompile the paper.
 FIGURES := fig2 fig3 fig4 splitting process beyond claims
@@ -48,6 +48,7 @@ help:
 	@echo "make paper    run every notebook (PROFILE=$(PROFILE) MODEL=$(MODEL) SEEDS=$(SEEDS) RC_DATA=$(RC_DATA)) and build paper/build/paper.pdf"
 	@echo "              from the shipped records in results/runs; FRESH=1 re-derives every one (RESULTS=DIR: into DIR)"
 	@echo "make fig2     rerun one figure's notebook and recompile the paper (also: $(FIGURES))"
+	@echo "make scale    the model-scale notebook (08) with its missing conditions computed (hours), then the paper"
 	@echo "make verify   re-derive N=$(N) shipped conditions (FIG=fig3: one figure's) and compare with what ships"
 	@echo "make records  which records of the plan are current, stale (and why) or missing"
 	@echo "make plan     print the \`icft run\` commands of every condition (for a cluster or a GPU box)"
@@ -96,6 +97,11 @@ paper: notebooks
 
 $(FIGURES): $(STAMP)
 	@$(PY) -m icft.build notebooks --figure $@ $(NB_ARGS)
+	@$(PY) -m icft.build pdf
+
+# `make paper` only plots the model-scale records there are; this computes the missing ones (the 1.5B model: hours).
+scale: $(STAMP)
+	@$(PY) -m icft.build notebooks --only 08_model_scale --run-missing $(NB_ARGS)
 	@$(PY) -m icft.build pdf
 
 verify: $(STAMP)

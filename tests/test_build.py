@@ -34,6 +34,10 @@ def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys, smoke_r
     assert out.count("[paper]     condition ") == n05 == len(list((tmp_path / "results" / "runs" / "process_knowledge").glob("*.json")))
     assert f"condition 1/{n05} " in out and f"condition {n05}/{n05} " in out
     assert build.missing_conditions("01_reversal_curse", {"profile": "smoke", "model": "tiny-gemma-3", "seeds": "0"}) == 0
+    # the model-scale notebook computes nothing under `make paper`: it plots what there is and says what is not
+    paper_keys = {c.key for c in plan.conditions("all", "smoke", "tiny-gemma-3", [0])}
+    n08 = sum(c.key not in paper_keys for c in plan.conditions("08_model_scale", "smoke", "tiny-gemma-3", [0]))
+    assert n08 and f"[paper]     {n08} of its conditions have no record: plotted without them (`make scale` computes them)" in out
     assert "[paper] claims: tiny-gemma-3: C1 " in out  # the verdicts close the run
     # and it says what came from records and what it computed, first and last
     total = len(plan.conditions("all", "smoke", "tiny-gemma-3", [0]))
@@ -52,7 +56,7 @@ def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys, smoke_r
     for fig in ("fig2_reversal_curse", "fig3_simple_reversals_syllogisms", "fig4_semantic_structure", "figA_nonsense_names",
                 "figA_semantic_ablations", "figA_sentence_splitting", "figA_process_knowledge", "figB_two_models",
                 "figB_oracle_augmentation", "figB_relevant_only", "figB_compute", "figB_augmentation_budget", "figB_generic_examples",
-                "fig_claims_forest"):
+                "fig_claims_forest", "figC_scale", "figC_gap", "figC_writer", "figC_compute"):
         for ext in ("pdf", "png"):
             assert (tmp_path / "figures" / f"{fig}.{ext}").stat().st_size > 0, fig
     claims = json.loads((tmp_path / "results" / "07_claims.json").read_text())

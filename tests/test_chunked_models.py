@@ -154,7 +154,7 @@ def test_a_failed_conversion_leaves_nothing_in_the_cache(site, tmp_path, monkeyp
 
     cache = tmp_path / "cache" / "models"
     embedded = registry.EmbeddedModel(name="fake-chunked", description="", install=spec().install, locate_gguf=spec(),
-                                      instruct=True, gguf_sha256=spec().sha256)
+                                      instruct=True, gguf_sha256=spec().sha256, parameters=1, body_parameters=1, family="fake")
     monkeypatch.setitem(models.EMBEDDED, "fake-chunked", embedded)
     site.write(2, b"short")
     with pytest.raises(ModelError, match="fake-gguf-part2"):

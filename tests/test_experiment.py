@@ -72,6 +72,24 @@ def test_fine_tuning_watches_the_validation_split(tmp_path):
     assert rec["compute"]["eval_flops"] > plain["compute"]["eval_flops"]  # the checks are counted
 
 
+def test_another_model_can_write_the_augmentations(tmp_path):
+    """augment.writer: the writer generates (its weights in the key and in the generations' cache),
+    the condition's model is fine-tuned on what it wrote, and the FLOPs are the writer's."""
+    from icft.registry import model_sha256
+
+    opts = {"max_sentences": 2, "max_documents": 1, "max_new_tokens_local": 8, "max_new_tokens_global": 8}
+    ft = {"steps": 2, "batch_size": 4}
+    own = _cond(method="augmented", model="tiny-smollm2", augment=opts, finetune=ft)
+    other = _cond(method="augmented", model="tiny-smollm2", augment={**opts, "writer": "tiny-gemma-3"}, finetune=ft)
+    assert other.inputs["writer_sha256"] == model_sha256("tiny-gemma-3") and own.key != other.key
+    a, b = (experiment.run(c, root=tmp_path, progress=False) for c in (own, other))
+    assert b["augmentation"]["config"]["writer"] == "tiny-gemma-3" and "writer" not in a["augmentation"]["config"]
+    caches = [json.loads(p.read_text())["fields"]["model"]["class"] for p in sorted((tmp_path / "augment").glob("*.json"))]
+    assert {"LlamaForCausalLM", "Gemma3ForCausalLM"} <= set(caches)  # each writer's own generations
+    assert a["augmentation"]["prompt_tokens"] != b["augmentation"]["prompt_tokens"]  # the writer's own tokenizer
+    assert a["compute"]["augment_flops"] != b["compute"]["augment_flops"] > 0
+
+
 def test_same_condition_gives_the_same_record_apart_from_timings(tmp_path):
     cond = _cond()
     a = experiment.run(cond, root=tmp_path / "a", progress=False)

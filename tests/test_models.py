@@ -31,6 +31,20 @@ def test_tiny_models_share_the_real_tokenizers(tiny_gemma, gemma, tiny_smollm2, 
         assert sum(p.numel() for p in tiny.parameters()) < sum(p.numel() for p in real.parameters()) / 8
 
 
+def test_parameter_counts_are_the_loaded_models(gemma, smollm2, tiny_gemma, tiny_folder):
+    """The scale axis: an embedded model's pinned counts are its converted weights' (the conversion
+    checks them too); a tiny model's and a folder's are read from the safetensors headers."""
+    from icft import compute
+
+    for name, (model, _) in (("gemma-3-270m", gemma), ("smollm2-135m-instruct", smollm2), ("tiny-gemma-3", tiny_gemma)):
+        total, body = models.parameter_counts(name)
+        assert total == sum(p.numel() for p in model.parameters()), name
+        assert body == compute.weights(model).body, name
+    folder = models.parameter_counts(tiny_folder)
+    assert folder == models.parameter_counts("tiny-smollm2") and folder[1] < folder[0]
+    assert models.parameter_counts("qwen2.5-coder-1.5b-instruct")[0] > models.parameter_counts("qwen2.5-coder-0.5b-instruct")[0]
+
+
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(ModelError, match="gemma-3-270m") as e:
         models.load_model("gemma-9000")

@@ -355,3 +355,33 @@ def test_budget_curve_reuses_the_headline_record_and_reads_shares():
     assert list(zip(b["share"], b["accuracy"])) == [(0.0, 0.1), (0.5, 0.2), (1.0, 0.3)]  # not the generic run
     assert labels.text(variant_of(half["condition"])) == "augmented FT (50% augmented)"
     assert labels.text(variant_of(other["condition"])) == "augmented FT (generic examples, 50% augmented)"
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick"])
+def test_model_scale_plan_is_on_demand_and_each_writer_run_names_its_writer(profile):
+    """Notebook 08: every scale model runs the inference methods on every data set of the profile; `make
+    paper` ("all") computes none of its conditions that no other notebook runs; the writer runs differ
+    from the self-written ones by the writer's weights in their key."""
+    main = "tiny-gemma-3" if profile == "smoke" else "gemma-3-270m"
+    groups = plan.model_scale(profile, main, [0, 1])
+    models = plan.scale_models(profile)
+    inference = groups["inference"]
+    assert {c.model for c in inference} == set(models) and {c.seed for c in inference} == {0}
+    assert {c.dataset for c in inference} == set(plan._SMOKE_SCALE["datasets"] if profile == "smoke" else plan.HEADLINE_DATASETS)
+    assert sum(c.icl.get("relevant_only", False) for c in inference) == len(inference) // 3
+    if profile == "quick":  # the 1.5B model trains on one data set only
+        big = [c for c in groups["training"] if c.model == "qwen2.5-coder-1.5b-instruct"]
+        assert {c.dataset for c in big} == {"simple_reversals"} and len(big) == 2
+    writer = [c for c in groups["writer"] if c.augment.get("writer")]
+    assert writer and {c.augment["writer"] for c in writer} == {plan.writer_of(profile)}
+    for c in writer:
+        own = experiment.condition(c.dataset, "augmented", profile=profile, model=c.model, seed=0)
+        assert c.key != own.key and "writer_sha256" in c.inputs and "writer_sha256" not in own.inputs
+    paper = {c.key for c in plan.conditions("all", profile, main, [0, 1])}
+    assert writer[0].key not in paper and "08_model_scale" in plan.ON_DEMAND
+    every = {c.key for c in plan.every_condition(profile, main, [0, 1])}
+    assert paper < every and writer[0].key in every
+    # a model of one's own joins the axis
+    assert plan.scale_models(profile, "/data/my-model")[-1] == "/data/my-model"
+    with pytest.raises(IcftError, match="writer"):
+        experiment.condition("simple_reversals", "augmented", profile=profile, augment={"kind": "oracle", "writer": "tiny-gemma-3"})

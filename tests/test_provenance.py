@@ -107,7 +107,7 @@ def test_records_status_lists_current_stale_missing_and_unusable(tmp_path, monke
     args = ["--profile", "smoke", "--model", "tiny-gemma-3", "--seeds", "0"]
     from icft import plan
 
-    todo = plan.conditions("all", "smoke", "tiny-gemma-3", [0])
+    todo = plan.every_condition("smoke", "tiny-gemma-3", [0])
     fake_record(todo[0], tmp_path)
     broken = todo[1].path(tmp_path)
     broken.parent.mkdir(parents=True, exist_ok=True)

@@ -289,3 +289,134 @@ def splitting_table(table: pd.DataFrame) -> pd.DataFrame:
     shared = t[(t["splitting"] == "none") & (t["budget"] == "steps")]
     shared = shared[[(d, m, me, "none", "tokens") not in have for d, m, me in zip(shared["dataset"], shared["model"], shared["method"])]]
     return pd.concat([t, shared.assign(budget="tokens")], ignore_index=True)
+
+
+# The bars of the scale axis (notebook 08): the plain methods and ICL on only the relevant documents.
+SCALE_VARIANTS = (Variant("pretrained"), Variant("icl"), Variant.of("icl", relevant_only=True), Variant("finetune"),
+                  Variant("augmented"))
+
+
+def scale_table(table: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
+    """The rows of a `summary` table on the scale axis: `models`' runs of `SCALE_VARIANTS`, each with
+    its model's weights, body weights (`models.parameter_counts`) and family, whether the split is a
+    generalization split, smallest model first."""
+    from .datasets import spec
+    from .models import parameter_counts
+    from .registry import family
+
+    t = table[table["model"].isin(list(models)) & table["variant"].isin(SCALE_VARIANTS)].copy()
+    counts = {m: parameter_counts(m) for m in models}
+    t["parameters"] = t["model"].map(lambda m: counts[m][0])
+    t["body_parameters"] = t["model"].map(lambda m: counts[m][1])
+    t["family"] = t["model"].map(lambda m: family(m) or str(m))
+    t["generalization"] = [s not in spec(d).trained_splits for d, s in zip(t["dataset"], t["split"])]
+    return t.sort_values(["parameters", "dataset", "split"]).reset_index(drop=True)
+
+
+def gap_table(scale: pd.DataFrame, minus: Variant | str = "finetune", plus: Variant | str = "icl") -> pd.DataFrame:
+    """Per model and data set: `plus` minus `minus` (default ICL - FT), the mean over the data set's
+    generalization splits, where the model has both (a `scale_table`)."""
+    g = scale[scale["generalization"]]
+    rows = []
+    for (model, name), t in g.groupby(["model", "dataset"], sort=False):
+        a, b = t[t["variant"] == as_variant(plus)], t[t["variant"] == as_variant(minus)]
+        if a.empty or b.empty:
+            continue
+        rows.append({"model": model, "dataset": name, "parameters": int(t["parameters"].iloc[0]),
+                     "family": t["family"].iloc[0], "plus": float(a["accuracy"].mean()), "minus": float(b["accuracy"].mean()),
+                     "gap": float(a["accuracy"].mean() - b["accuracy"].mean())})
+    return pd.DataFrame(rows, columns=["model", "dataset", "parameters", "family", "plus", "minus", "gap"])
+
+
+def writer_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Per augmented record of the writer comparison: who wrote the augmentations (the learner itself,
+    another model, or the oracle), the learner's mean accuracy on the generalization splits and its gain
+    over the same model's plain FT (from `records`, same data set and seed), and what the
+    augmentations are worth (`augmentation_table`: shares true / false / unverifiable; `coverage`, the
+    mean over the generalization splits of the share of test facts some true sentence states)."""
+    from .datasets import spec
+
+    recs = unique(records)
+
+    def general(rec: dict[str, Any]) -> float:
+        trained = set(spec(rec["condition"]["dataset"]).trained_splits)
+        accs = [a["accuracy"] for s, a in rec["accuracy"].items() if s not in trained]
+        return sum(accs) / len(accs)
+
+    plain = {(r["condition"]["dataset"], r["condition"]["model"], r["condition"]["seed"]): general(r)
+             for r in recs if variant_of(r["condition"]) == Variant("finetune")}
+    quality = augmentation_table(recs)
+    rows = []
+    for rec in recs:
+        c, aug = rec["condition"], rec.get("augmentation")
+        v = variant_of(c)
+        if not aug or set(v.opts) - {"writer", "kind", "max_sentences"} or v.get("kind") not in (None, "oracle"):
+            continue
+        ft = plain.get((c["dataset"], c["model"], c["seed"]))
+        q = quality[(quality["dataset"] == c["dataset"]) & (quality["model"] == c["model"]) & (quality["variant"] == v)
+                    & (quality["seed"] == c["seed"])].iloc[0]
+        general_splits = [s for s in spec(c["dataset"]).splits if s not in spec(c["dataset"]).trained_splits]
+        cov = [q.get(f"covers_{s}") for s in general_splits if pd.notna(q.get(f"covers_{s}"))]
+        writer = "oracle" if v.get("kind") == "oracle" else (v.get("writer") or "self")
+        rows.append({"dataset": c["dataset"], "model": c["model"], "seed": c["seed"], "variant": v, "writer": writer,
+                     "generalization": general(rec), "finetune": ft, "gain": None if ft is None else general(rec) - ft,
+                     "share_true": q["share_true"], "share_false": q["share_false"], "share_unverifiable": q["share_unverifiable"],
+                     "coverage": sum(cov) / len(cov) if cov else None, "sentences": q["sentences"]})
+    return pd.DataFrame(rows, columns=["dataset", "model", "seed", "variant", "writer", "generalization", "finetune", "gain",
+                                       "share_true", "share_false", "share_unverifiable", "coverage", "sentences"])
+
+
+def gain_explained(writers: pd.DataFrame) -> dict[str, Any]:
+    """How much of augmented FT's gain over FT the coverage of the test facts explains: an ordinary
+    least-squares line of gain on coverage over every (learner, data set, writer) of a `writer_table`,
+    with its slope, intercept, r^2 and n (None with fewer than three points or no spread)."""
+    from scipy import stats as sps
+
+    t = writers.dropna(subset=["gain", "coverage"])
+    if len(t) < 3 or t["coverage"].nunique() < 2 or t["gain"].nunique() < 2:
+        return {"n": int(len(t)), "slope": None, "intercept": None, "r2": None, "p": None}
+    fit = sps.linregress(t["coverage"].astype(float), t["gain"].astype(float))
+    return {"n": int(len(t)), "slope": float(fit.slope), "intercept": float(fit.intercept), "r2": float(fit.rvalue ** 2),
+            "p": float(fit.pvalue)}
+
+
+def models_table(models: Sequence[str], compute: pd.DataFrame) -> pd.DataFrame:
+    """The scale axis's models: family, weights, body weights, whether instruction-tuned (prompts go
+    through the chat template), and the wall seconds of each method summed over its records of
+    `compute` (`compute_table`; NaN where a method has none)."""
+    from .models import parameter_counts
+    from .registry import EMBEDDED, TINY, family
+
+    rows = []
+    for m in models:
+        total, body = parameter_counts(m)
+        base = TINY[m].base if m in TINY else m
+        r = {"model": m, "family": family(m) or "(a folder)", "weights": total, "body_weights": body,
+             "instruct": EMBEDDED[base].instruct if base in EMBEDDED else None}
+        mine = compute[compute["model"] == m] if len(compute) else compute
+        for method in ("pretrained", "icl", "finetune", "augmented"):
+            t = mine[mine["method"] == method] if len(mine) else mine
+            r[f"{method}_seconds"] = float(t["seconds"].sum()) if len(t) else float("nan")
+        rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def scale_trends(scale: pd.DataFrame) -> pd.DataFrame:
+    """What moves with scale: per variant and generalization split of a `scale_table`, the accuracy of
+    the smallest and the largest model that have it, the difference, and its direction ("up", "down",
+    or "flat" where the difference is within twice its standard error, the two models' bootstrap se
+    combined)."""
+    rows = []
+    g = scale[scale["generalization"]]
+    for (variant, name, split), t in g.groupby(["variant", "dataset", "split"], sort=False):
+        t = t.sort_values("parameters")
+        if len(t) < 2:
+            continue
+        lo, hi = t.iloc[0], t.iloc[-1]
+        diff = float(hi["accuracy"] - lo["accuracy"])
+        se = math.sqrt(float(lo["se"]) ** 2 + float(hi["se"]) ** 2)
+        rows.append({"variant": variant, "method": variant.method, "dataset": name, "split": split, "smallest": lo["model"], "largest": hi["model"],
+                     "accuracy_smallest": float(lo["accuracy"]), "accuracy_largest": float(hi["accuracy"]), "difference": diff,
+                     "direction": "flat" if abs(diff) <= 2 * se else ("up" if diff > 0 else "down")})
+    return pd.DataFrame(rows, columns=["variant", "method", "dataset", "split", "smallest", "largest", "accuracy_smallest",
+                                       "accuracy_largest", "difference", "direction"])

@@ -99,6 +99,14 @@ def missing_conditions(notebook: str, parameters: dict[str, Any]) -> int | None:
     return sum(not c.path().exists() for c in todo)
 
 
+def computes(notebook: str, parameters: dict[str, Any]) -> bool:
+    """Whether the notebook runs its missing conditions in this build: all do, but an on-demand one
+    (`plan.ON_DEMAND`, the model scale) only under `make scale` (`run_missing`)."""
+    from . import plan
+
+    return notebook not in plan.ON_DEMAND or bool(parameters.get("run_missing"))
+
+
 def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any], root: Path) -> float:
     """Execute one notebook with papermill; return its wall time in seconds."""
     import papermill as pm
@@ -111,7 +119,10 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any], root: Pa
     final = out_dir / path.name
     tmp = out_dir / f".{path.stem}.running.ipynb"
     expected = missing_conditions(path.stem, parameters)
-    if expected:
+    if expected and not computes(path.stem, parameters):
+        print(f"[paper]     {expected} of its conditions have no record: plotted without them (`make scale` computes them)", flush=True)
+        expected = None
+    elif expected:
         print(f"[paper]     {expected} condition{'s' if expected > 1 else ''} to run (the rest are in results/runs)", flush=True)
     t0 = time.perf_counter()
     try:
@@ -133,15 +144,16 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any], root: Pa
 
 def run_notebooks(
     only: list[str] | None, profile: str, model: str, seeds: str, device: str, out_dir: Path | None = None,
-    rc_data: str | None = None,
+    rc_data: str | None = None, run_missing: bool = False,
 ) -> dict[str, float]:
     """Run the notebooks in order; return each one's wall time in seconds. `rc_data` (a folder of the
     original Berglund et al. files, relative to the repository root or absolute) replaces the generated
-    reversal-curse set in every notebook that declares an `rc_data` parameter."""
+    reversal-curse set in every notebook that declares an `rc_data` parameter. `run_missing`: the
+    on-demand notebooks (`plan.ON_DEMAND`) compute their missing conditions too (`make scale`)."""
     check_profile(profile)
     root = repo_root()
     params = {"profile": profile, "model": model, "seeds": ",".join(map(str, parse_seeds(seeds))), "device": device,
-              "rc_data": rc_data or ""}
+              "rc_data": rc_data or "", "run_missing": run_missing}
     if rc_data and not (root / rc_data).is_dir():  # root / an absolute path is that path
         raise IcftError(f"RC_DATA={rc_data} is not a folder", fix="give the folder that holds the Berglund et al. files "
                         "(names.txt, descriptions.txt, *_prompts_*.jsonl), e.g. RC_DATA=../shared/data/reversal_curse")
@@ -181,7 +193,7 @@ def plan_status(paths: list[Path], params: dict[str, Any]) -> "provenance.Status
     """The records the notebooks at `paths` use: current, stale or missing (`icft records status`)."""
     from . import plan
 
-    conditions = {c.key: c for p in paths
+    conditions = {c.key: c for p in paths if computes(p.stem, params)
                   for c in plan.notebook_conditions(p.stem, params["profile"], params["model"], parse_seeds(params["seeds"]),
                                                     rc_data=params.get("rc_data") or None) or []}
     return provenance.status(list(conditions.values()))
@@ -330,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     nb.add_argument("--seeds", default=DEFAULT_SEEDS)
     nb.add_argument("--device", default="auto")
     nb.add_argument("--rc-data", default="", metavar="DIR", help="folder of the original Berglund et al. files (default: the generated set)")
+    nb.add_argument("--run-missing", action="store_true", help="the model-scale notebook computes its missing conditions too (make scale)")
     sub.add_parser("pdf", help="compile the paper")
     args = ap.parse_args(argv)
     try:
@@ -338,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
                 from .plan import figure_notebook
 
                 args.only = [figure_notebook(args.figure)]
-            run_notebooks(args.only, args.profile, args.model, args.seeds, args.device, rc_data=args.rc_data or None)
+            run_notebooks(args.only, args.profile, args.model, args.seeds, args.device, rc_data=args.rc_data or None,
+                          run_missing=args.run_missing)
         else:
             compile_pdf()
     except IcftError as e:

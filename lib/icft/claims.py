@@ -196,22 +196,26 @@ class _Parts:
             self.preconditions.append({"check": f"no word-statistics shortcut on {readable(split)}", "numbers": numbers,
                                        "ok": not bool(rows["beats_chance"].any())})
 
-    def precondition_trained(self) -> None:
-        """FT and augmented FT at >= 95% on the trained direction (the records' validity); ICL high on it."""
+    def precondition_trained(self, table: pd.DataFrame | None = None, variants: Sequence[Variant] | None = None,
+                             where: str = "") -> None:
+        """Each trained variant (default FT and augmented FT) at >= 95% on the trained direction (the
+        records' validity, every seed), and ICL high on it; from `table` (default the data set's rows),
+        `where` said after "the trained direction"."""
         from .datasets import spec
 
+        t = self.t if table is None else table
         trained = spec(self.dataset).trained_splits
-        for variant in (Variant("finetune"), Variant("augmented"), Variant("icl")):
-            rows = self.t[(self.t["variant"] == variant) & self.t["split"].isin(trained)]
+        for variant in variants or (Variant("finetune"), Variant("augmented"), Variant("icl")):
+            rows = t[(t["variant"] == variant) & t["split"].isin(trained)]
             if rows.empty:
                 continue
             numbers = ", ".join(f"{readable(r['split'])} {_pct(r['accuracy'])}" for _, r in rows.iterrows())
             if variant.method == "icl":
-                self.preconditions.append({"check": f"ICL high (>= {CEILING:.0%}) on the trained direction", "numbers": numbers,
+                self.preconditions.append({"check": f"ICL high (>= {CEILING:.0%}) on the trained direction{where}", "numbers": numbers,
                                            "ok": bool((rows["accuracy"] >= CEILING).all())})
             else:
                 valid = rows["valid"].dropna()
-                self.preconditions.append({"check": f"{readable(variant)} >= 95% on the trained direction (every seed)",
+                self.preconditions.append({"check": f"{readable(variant)} >= 95% on the trained direction{where} (every seed)",
                                            "numbers": numbers, "ok": bool(valid.all()) if len(valid) else None})
 
 
@@ -313,13 +317,8 @@ def _c6(t: pd.DataFrame, p: _Parts) -> None:
                     continue
                 for s in general:
                     q.better(split[0], unsplit[0], s, what=f"{what}, {readable(s)}")
-        # (the unsplit run serves both budgets: its rows once)
-        trained = r[r["split"].isin(spec(dataset).trained_splits)].drop_duplicates(subset=["variant", "split"])
-        for v, rows in trained.groupby("variant", sort=False):
-            valid = rows["valid"].dropna()
-            numbers = ", ".join(f"{readable(x['split'])} {_pct(x['accuracy'])}" for _, x in rows.iterrows())
-            q.preconditions.append({"check": f"{readable(v)} >= 95% on the trained direction of {readable(dataset)} (every seed)",
-                                    "numbers": numbers, "ok": bool(valid.all()) if len(valid) else None})
+        once = r.drop_duplicates(subset=["variant", "split"])  # the unsplit run serves both budgets: its rows once
+        q.precondition_trained(once, variants=list(dict.fromkeys(once["variant"])), where=f" of {readable(dataset)}")
         if q is not p:
             p.parts += q.parts
             p.preconditions += q.preconditions

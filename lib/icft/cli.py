@@ -205,8 +205,11 @@ def _plan_conditions(args: argparse.Namespace, notebook: str = "all") -> list[An
 def _records_status(args: argparse.Namespace) -> int:
     from . import provenance
 
-    st = provenance.status(_plan_conditions(args))
-    print(f"plan: all notebooks, profile {args.profile}, model {args.model}, seeds {args.seeds}")
+    from . import plan
+
+    st = provenance.status(plan.every_condition(args.profile, args.model, plan.parse_seeds(args.seeds), rc_data=args.rc_data or None))
+    print(f"plan: all notebooks (with {', '.join(plan.ON_DEMAND)}, which `make scale` computes), "
+          f"profile {args.profile}, model {args.model}, seeds {args.seeds}")
     print(provenance.summary(st))
     if args.list:
         for c, rec in st.current:

@@ -121,6 +121,8 @@ class Condition:
         from .registry import model_sha256
 
         out: dict[str, Any] = {"model_sha256": model_sha256(self.model), "versions": versions.of(self.method, self.dataset)}
+        if self.method == "augmented" and self.augment.get("writer"):  # another model's augmentations: its weights too
+            out["writer_sha256"] = model_sha256(self.augment["writer"])
         if self.data_options.get("rc_data"):  # the original files are data too: other files at that path, another key
             from .registry import file_sha256
 
@@ -492,8 +494,15 @@ def _augment(condition: Condition, model: Any, tokenizer: Any, generated: Any, d
     from . import augment_quality, datasets
 
     config = aug.AugmentConfig(**{"seed": condition.seed, **condition.augment})
-    result = aug.augment(model, tokenizer, documents, config, dataset=condition.dataset, generated=generated,
+    writer, writer_tokenizer = model, tokenizer
+    if config.writer is not None:  # loaded for the generations only, and freed before training
+        from . import models
+
+        writer, writer_tokenizer = models.load_model(config.writer, device=condition.device)
+    result = aug.augment(writer, writer_tokenizer, documents, config, dataset=condition.dataset, generated=generated,
                          cache_dir=(root or results_dir()) / "augment", progress=progress)
+    spent = flops.generation(writer, result.prompt_tokens, result.generated_tokens)
+    del writer, writer_tokenizer
     oracle = datasets.oracle_sentences(condition.dataset, generated, condition.seed)
     summary = {
         "config": config.to_dict(),
@@ -505,7 +514,7 @@ def _augment(condition: Condition, model: Any, tokenizer: Any, generated: Any, d
         "examples": [d.text for d in result.documents[:10]],
         "seconds": result.seconds,
     }
-    return result.documents, summary, flops.generation(model, result.prompt_tokens, result.generated_tokens)
+    return result.documents, summary, spent
 
 
 def _train_summary(log: Any) -> dict[str, Any]:

@@ -337,7 +337,9 @@ def finetune(
     if config.token_epochs is None:
         total_steps = config.total_steps(len(examples))
     else:
-        whole = sum(tokenize_example(tokenizer, ex, config.loss_on).n_loss for ex in make_examples(documents, "none"))
+        unsplit = data if config.split == "none" else [tokenize_example(tokenizer, ex, config.loss_on)
+                                                       for ex in make_examples(documents, "none")]
+        whole = sum(t.n_loss for t in unsplit)
         total_steps = steps_for_tokens([len(t.ids) for t in data], [t.n_loss for t in data], config.batch_size,
                                        config.seed, math.ceil(config.token_epochs * whole))
     first_stop = config.first_stop(len(examples), total_steps)

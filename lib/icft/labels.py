@@ -31,6 +31,8 @@ def _option(key: str, value: Any, options: dict[str, Any]) -> str | None:
         return "questions in context" if value else None
     if key == "share":
         return "all augmented" if value is None else f"{value:.0%} augmented"
+    if key == "writer":
+        return f"written by {value}"
     if key == "fewshot":
         return f"{value} examples"
     if key == "steps":

@@ -32,6 +32,7 @@ from .io import atomic_write_json, sha256_file
 from .paths import cache_dir
 from .profiles import DEFAULT_MODEL
 from .registry import EMBEDDED, TINY, EmbeddedModel, TinyModel, is_instruct, model_names, model_sha256  # noqa: F401 (re-exported)
+from .registry import safetensors_parameters
 from .registry import cache_lock as _lock
 
 MANIFEST = "icft-manifest.json"
@@ -151,6 +152,11 @@ def _convert_gguf(spec: EmbeddedModel, gguf: Path, out: Path) -> dict[str, Any]:
         del model.config.quantization_config
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
+    counted = safetensors_parameters(out)
+    if counted != (spec.parameters, spec.body_parameters):  # the scale axis reads the pinned counts
+        raise ModelError(f"{spec.name} converted to {counted[0]:,} weights ({counted[1]:,} in the body), not the "
+                         f"{spec.parameters:,} ({spec.body_parameters:,}) its registry entry states",
+                         fix="correct `parameters` / `body_parameters` in icft/registry.py (a new GGUF build?)")
     return {"name": spec.name, "source": f"{spec.install} :: {gguf.name}", "kind": "embedded", "gguf_sha256": digest}
 
 
@@ -187,6 +193,20 @@ def prepare(name: str, force: bool = False) -> Path:
         print(f"[icft] {name} ready in {time.perf_counter() - t0:.1f}s", flush=True)
     verify_cache(final)
     return final
+
+
+def parameter_counts(name: str | os.PathLike) -> tuple[int, int]:
+    """(weights, body weights) of a model argument: an embedded model's pinned counts (nothing is
+    converted or loaded); a tiny model's or a folder's from its safetensors headers."""
+    sname = str(name)
+    if sname in EMBEDDED:
+        return EMBEDDED[sname].parameters, EMBEDDED[sname].body_parameters
+    where = _resolve_path(sname)
+    if not isinstance(where, Path):
+        from huggingface_hub import snapshot_download
+
+        where = Path(snapshot_download(where, local_files_only=True))
+    return safetensors_parameters(where)
 
 
 def load_tokenizer(name: str) -> Any:

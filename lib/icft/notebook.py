@@ -106,3 +106,72 @@ def splitting_findings(runs: pd.DataFrame, dataset: str) -> str:
             cells.append(f"{labels.text(split)} ({kind}): {values}")
         lines.append(f"- {labels.text(method)}, matched {budget}: " + "; ".join(cells) + ".")
     return "\n".join(lines)
+
+
+def _weights(n: float) -> str:
+    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
+
+
+def scale_findings(scale: pd.DataFrame, dataset: str) -> str:
+    """One Markdown line per split of `dataset` and variant of the scale axis (`analysis.scale_table`):
+    its accuracy for each model, smallest first, with the model's weights."""
+    from .analysis import SCALE_VARIANTS
+    from .datasets import spec
+
+    s = spec(dataset)
+    t = scale[scale["dataset"] == dataset]
+    lines = []
+    for split in s.splits:
+        g = t[t["split"] == split]
+        if g.empty:
+            continue
+        kind = "trained direction" if split in s.trained_splits else "generalization"
+        cells = []
+        for v in SCALE_VARIANTS:
+            r = g[g["variant"] == v].sort_values("parameters")
+            if len(r):
+                cells.append(f"{labels.text(v)} " + " / ".join(f"{_pct(a)} ({_weights(p)})" for a, p in zip(r["accuracy"], r["parameters"])))
+        lines.append(f"- **{labels.text(split)}** ({kind}, chance {_pct(g['chance'].mean())}): " + "; ".join(cells) + ".")
+    return "\n".join(lines)
+
+
+def gap_findings(gaps: pd.DataFrame) -> str:
+    """The ICL - FT gap per data set (`analysis.gap_table`), model by model in order of size."""
+    lines = []
+    for name, g in gaps.groupby("dataset", sort=False):
+        g = g.sort_values("parameters")
+        lines.append(f"- **{labels.text(name)}**: " + ", ".join(
+            f"{m} {100 * x:+.0f} points" for m, x in zip(g["model"], g["gap"])) + ".")
+    return "\n".join(lines) or "- No model has both ICL and FT records yet."
+
+
+def writer_findings(writers: pd.DataFrame, fit: dict) -> str:
+    """Markdown of the writer comparison (`analysis.writer_table`, `analysis.gain_explained`): per
+    learner and data set, FT and each writer's augmented FT on the generalization splits, with the
+    share of the writer's sentences that are true and the test facts they cover."""
+    lines = []
+    for (name, model), g in writers.groupby(["dataset", "model"], sort=False):
+        ft = g["finetune"].dropna()
+        head = f"- **{labels.text(name)}, {model}**: FT {_pct(ft.iloc[0])}" if len(ft) else f"- **{labels.text(name)}, {model}**: FT not run"
+        cells = [f"{w} {_pct(a)}" + (f" (true {_pct(t)}, covers {_pct(c)})" if pd.notna(t) and pd.notna(c) else "")
+                 for w, a, t, c in zip(g["writer"], g["generalization"], g["share_true"], g["coverage"])]
+        lines.append(head + "; augmented FT written by " + ", ".join(cells) + ".")
+    if fit.get("r2") is not None:
+        lines.append(f"\nAcross the {fit['n']} learner x data set x writer points, gain over FT = {fit['intercept']:+.2f} "
+                     f"{fit['slope']:+.2f} x coverage of the test facts: r^2 = {fit['r2']:.2f} (p = {fit['p']:.2g}).")
+    else:
+        lines.append(f"\nToo few points with both a gain and a coverage ({fit['n']}) to fit how much coverage explains the gain.")
+    return "\n".join(lines) or "- No writer records yet."
+
+
+def trend_findings(trends: pd.DataFrame) -> str:
+    """Per variant of the scale axis (`analysis.scale_trends`): on how many generalization splits it
+    rises, falls or stays from the smallest to the largest model, and the splits where it moves."""
+    lines = []
+    for v, g in trends.groupby("variant", sort=False):
+        counts = {d: int((g["direction"] == d).sum()) for d in ("up", "down", "flat")}
+        moved = [f"{labels.text(d)} {labels.text(s)} {_pct(a)} -> {_pct(b)}"
+                 for d, s, a, b, x in zip(g["dataset"], g["split"], g["accuracy_smallest"], g["accuracy_largest"], g["direction"]) if x != "flat"]
+        lines.append(f"- **{labels.text(v)}**: up on {counts['up']}, down on {counts['down']}, within the noise on "
+                     f"{counts['flat']} of {len(g)} splits" + (f" ({'; '.join(moved)})" if moved else "") + ".")
+    return "\n".join(lines) or "- Fewer than two models have records for any method yet."

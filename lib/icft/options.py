@@ -212,6 +212,9 @@ class AugmentConfig:
     max_documents: int | None = None  # global: at most this many focus documents (after `share`; benchmarks, smoke tests)
     max_sentences: int | None = None  # local: at most this many sentences; oracle: at most this many of its sentences
     fewshot: str = "matched"  # the prompts' few-shot examples, one of FEWSHOT
+    # The model that writes the augmentations (a model argument, as for --model); None: the model that
+    # is then fine-tuned on them, as in the paper. Its weights' identity is part of the record's key.
+    writer: str | None = None
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
     seed: int = 0
@@ -237,6 +240,10 @@ class AugmentConfig:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 bad(f"{name}={v!r}", "use None (all) or a positive integer")
+        if self.writer is not None and (not isinstance(self.writer, str) or not self.writer.strip()):
+            bad(f"writer={self.writer!r}", "use None (the fine-tuned model writes) or a model name or folder, e.g. qwen2.5-coder-1.5b-instruct")
+        if self.writer is not None and self.kind == "oracle":
+            bad("the oracle is written by no model, so it takes no writer", "drop augment.writer or use kind local, global or both")
         if not self.temperature >= 0.0:
             bad(f"temperature={self.temperature!r}", "use 0 (greedy) or a positive temperature")
         if not 0.0 < self.top_p <= 1.0:
@@ -245,4 +252,7 @@ class AugmentConfig:
             bad(f"seed={self.seed!r}", "use a non-negative integer")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["writer"] is None:  # added later: a self-written run reads as the records made before
+            del d["writer"]
+        return d

@@ -177,6 +177,56 @@ def relevant_only_datasets(profile: str) -> tuple[str, ...]:
     return HEADLINE_DATASETS if profile != "smoke" else tuple(d for d in HEADLINE_DATASETS if d != "semantic_structure")
 
 
+# The model-scale axis (beyond the paper): four instruction-tuned or base models of three families,
+# 135M to 1.5B weights, in order of size. A build's own `model` joins them if it is another.
+SCALE_MODELS = ("smollm2-135m-instruct", "gemma-3-270m", "qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct")
+# Fine-tuning, on every headline data set, for the models a 2-core CPU trains at quick in hours; Qwen 1.5B
+# (about 6x Gemma's FLOPs per token) on the cheapest data set only: a stated reduced size.
+SCALE_TRAINED = {"qwen2.5-coder-1.5b-instruct": ("simple_reversals",)}
+# The better writer: the largest model writes the augmentations that the two smallest are fine-tuned on.
+WRITER = "qwen2.5-coder-1.5b-instruct"
+WRITER_LEARNERS = ("smollm2-135m-instruct", "gemma-3-270m")
+# The smoke profile's stand-ins (tests): the two tiny models, the first writing for the other, on one data set.
+_SMOKE_SCALE = {"models": ("tiny-smollm2", "tiny-gemma-3"), "writer": "tiny-gemma-3", "learners": ("tiny-smollm2",),
+                "datasets": ("simple_reversals",)}
+
+
+def scale_models(profile: str, model: str | None = None) -> tuple[str, ...]:
+    """The models of the scale axis (`SCALE_MODELS`; the tiny ones at smoke), with `model` if it is another."""
+    base = _SMOKE_SCALE["models"] if profile == "smoke" else SCALE_MODELS
+    return base + ((model,) if model and model not in base else ())
+
+
+def writer_of(profile: str) -> str:
+    return _SMOKE_SCALE["writer"] if profile == "smoke" else WRITER
+
+
+def model_scale(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> dict[str, list[Condition]]:
+    """Notebook 08, first seed: (1) pretrained, ICL and relevant-only ICL for every model of the scale
+    axis on every headline data set, and FT and augmented FT where the CPU affords them
+    (`SCALE_TRAINED`); (2) augmented FT of the small models on augmentations written by the largest
+    (`WRITER`), beside their own and the oracle's. `make paper` reads these records and computes none
+    (`ON_DEMAND`); `make scale` computes the missing ones."""
+    s = seeds[0]
+    smoke = profile == "smoke"
+    names = _SMOKE_SCALE["datasets"] if smoke else HEADLINE_DATASETS
+    models = scale_models(profile, model)
+
+    def make(d: str, method: str, m: str, **options: Any) -> Condition:
+        return condition(d, method, profile=profile, model=m, seed=s, data=data_options(d, rc_data), **options)
+
+    trained = {m: (names if smoke else SCALE_TRAINED.get(m, names)) for m in models}
+    learners = _SMOKE_SCALE["learners"] if smoke else WRITER_LEARNERS
+    writer = writer_of(profile)
+    return {
+        "inference": [make(d, method, m) for m in models for d in names for method in ("pretrained", "icl")]
+                     + [make(d, "icl", m, icl={"relevant_only": True}) for m in models for d in names],
+        "training": [make(d, method, m) for m in models for d in trained[m] for method in ("finetune", "augmented")],
+        "writer": [make(d, "augmented", m, augment={"writer": writer}) for m in learners for d in names]
+                  + [make(d, "augmented", m, augment={"kind": "oracle", "max_sentences": None}) for m in learners for d in names],
+    }
+
+
 # Each takes (profile, model, seeds, rc_data=None); rc_data only changes the reversal-curse conditions.
 NOTEBOOKS: dict[str, Callable[..., dict[str, list[Condition]]]] = {
     "01_reversal_curse": reversal_curse,
@@ -185,13 +235,17 @@ NOTEBOOKS: dict[str, Callable[..., dict[str, list[Condition]]]] = {
     "04_sentence_splitting": sentence_splitting,
     "05_process_knowledge": process_knowledge,
     "06_beyond_the_paper": beyond_the_paper,
+    "08_model_scale": model_scale,
 }
+# Notebooks whose conditions `make paper` does not compute: it plots the records there are and lists
+# the rest, which `make scale` computes (hours: the 1.5B model). "all" leaves them out.
+ON_DEMAND = ("08_model_scale",)
 
 # `make figN` and `make verify FIG=figN`: each figure of the paper is its notebook's conditions.
 FIGURES: dict[str, str] = {
     "fig2": "01_reversal_curse", "fig3": "02_simple_reversals_syllogisms", "fig4": "03_semantic_structure",
     "splitting": "04_sentence_splitting", "process": "05_process_knowledge", "beyond": "06_beyond_the_paper",
-    "claims": "07_claims",
+    "claims": "07_claims", "scale": "08_model_scale",
 }
 
 
@@ -218,9 +272,10 @@ def _steps_of(c: Condition) -> int:
 
 
 def conditions(notebook: str, profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> list[Condition]:
-    """Every condition of one notebook (or of all, with "all"), without duplicates, in run order."""
+    """Every condition of one notebook (or of all that `make paper` computes, with "all"), without
+    duplicates, in run order."""
     if notebook == "all":
-        names = list(NOTEBOOKS)
+        names = [n for n in NOTEBOOKS if n not in ON_DEMAND]
     elif notebook in NOTEBOOKS:
         names = [notebook]
     else:
@@ -230,6 +285,16 @@ def conditions(notebook: str, profile: str, model: str, seeds: Sequence[int], rc
         for group in NOTEBOOKS[name](profile, model, list(seeds), rc_data=rc_data).values():
             for c in group:  # by its fields, not its key: listing a plan hashes no model folder
                 out.setdefault(json.dumps(c.to_dict(), sort_keys=True, default=str), c)
+    return list(out.values())
+
+
+def every_condition(profile: str, model: str, seeds: Sequence[int], rc_data: str | None = None) -> list[Condition]:
+    """The paper's conditions ("all") and the on-demand notebooks' (`ON_DEMAND`): what `icft records
+    status` accounts for, so that no shipped record of `make scale` reads as outside the plan."""
+    out = {c.key: c for c in conditions("all", profile, model, seeds, rc_data=rc_data)}
+    for name in ON_DEMAND:
+        for c in conditions(name, profile, model, seeds, rc_data=rc_data):
+            out.setdefault(c.key, c)
     return list(out.values())
 
 

@@ -144,15 +144,17 @@ def _default_order(table: "pd.DataFrame", group: str) -> list[str]:
 MARKERS = "osD^vP"  # one per data set, in plotting order
 
 
-def compute_scatter(compute: "pd.DataFrame", ax: plt.Axes | None = None, main_model: str | None = None) -> plt.Axes:
+def compute_scatter(compute: "pd.DataFrame", ax: plt.Axes | None = None, main_model: str | None = None,
+                    marker_by: str = "dataset") -> plt.Axes:
     """Accuracy on the generalization splits against FLOPs, one point per record (`analysis.compute_table`):
-    colour = method, marker = data set, hollow = a model other than `main_model`; a legend for each."""
+    colour = method, marker = data set (or model, with `marker_by="model"`), hollow = a model other
+    than `main_model`; a legend for each."""
     from matplotlib.lines import Line2D
 
     ax = ax or plt.subplots()[1]
-    names = list(dict.fromkeys(compute["dataset"]))
+    names = list(dict.fromkeys(compute[marker_by]))
     markers = dict(zip(names, MARKERS))
-    for (method, name, model), t in compute.groupby(["method", "dataset", "model"], sort=False):
+    for (method, name, model), t in compute.groupby(["method", marker_by, "model"], sort=False):
         colour = METHOD_COLOURS.get(method, "black")
         hollow = main_model is not None and model != main_model
         ax.scatter(t["total_flops"], t["generalization"], s=14, marker=markers[name], linewidths=0.8,
@@ -160,7 +162,7 @@ def compute_scatter(compute: "pd.DataFrame", ax: plt.Axes | None = None, main_mo
     methods = [m for m in METHOD_COLOURS if m in set(compute["method"])]
     by_colour = [Line2D([], [], ls="", marker="o", color=METHOD_COLOURS[m], label=display(m)) for m in methods]
     by_shape = [Line2D([], [], ls="", marker=markers[n], color="black", label=display(n)) for n in names]
-    if main_model is not None and compute["model"].nunique() > 1:
+    if main_model is not None and compute["model"].nunique() > 1 and marker_by != "model":
         by_shape.append(Line2D([], [], ls="", marker="o", markerfacecolor="none", color="black", label="hollow: other model"))
     ax.add_artist(ax.legend(handles=by_colour, fontsize=6, loc="upper left"))
     ax.legend(handles=by_shape, fontsize=6, loc="upper right")
@@ -170,6 +172,53 @@ def compute_scatter(compute: "pd.DataFrame", ax: plt.Axes | None = None, main_mo
     ax.set_ylim(0, 1.25)  # room for the legends above the points
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     return ax
+
+
+def scale_lines(scale: "pd.DataFrame", ax: plt.Axes | None = None, variants: "list[Variant] | None" = None) -> plt.Axes:
+    """Accuracy against the model's weights (log axis) for one data set and split of an
+    `analysis.scale_table`: a line per variant with its 95% interval, a marker per model family,
+    chance dotted."""
+    from .analysis import SCALE_VARIANTS
+
+    ax = ax or plt.subplots()[1]
+    families = list(dict.fromkeys(scale.sort_values("parameters")["family"]))
+    shapes = dict(zip(families, MARKERS))
+    for i, v in enumerate(variants or SCALE_VARIANTS):
+        t = scale[scale["variant"] == v].sort_values("parameters")
+        if t.empty:
+            continue
+        c = colour(v) or PALETTE[(i + 3) % len(PALETTE)]
+        ls = "--" if v.options else "-"
+        ax.plot(t["parameters"], t["accuracy"], color=c, lw=1, ls=ls, label=display(v))
+        ax.vlines(t["parameters"], t["ci_low"], t["ci_high"], color=c, lw=0.6)
+        for fam, g in t.groupby("family", sort=False):
+            ax.scatter(g["parameters"], g["accuracy"], color=c, marker=shapes[fam], s=12, zorder=3)
+    if len(scale):
+        ax.axhline(float(scale["chance"].mean()), color="grey", ls=":", lw=0.7)
+    weight_axis(ax, scale["parameters"])
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("accuracy")
+    return ax
+
+
+def weight_axis(ax: plt.Axes, weights: "pd.Series | list[int]") -> None:
+    """A log x axis ticked at the models' weights, labelled as their sizes ("135M", "1.8B")."""
+    ax.set_xscale("log")
+    at = sorted(set(int(w) for w in weights))
+    if at:
+        ax.set_xticks(at, [f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M" for n in at], fontsize=6)
+        ax.minorticks_off()
+    ax.set_xlabel("weights")
+
+
+def family_legend(fig: plt.Figure, scale: "pd.DataFrame") -> None:
+    """A legend of the marker each model family has in `scale_lines`, below the panels."""
+    from matplotlib.lines import Line2D
+
+    families = list(dict.fromkeys(scale.sort_values("parameters")["family"]))
+    handles = [Line2D([], [], ls="", marker=m, color="black", label=f) for f, m in zip(families, MARKERS)]
+    if handles:
+        fig.legend(handles=handles, fontsize=7, ncols=len(handles), loc="upper center", bbox_to_anchor=(0.5, 0.0))
 
 
 def budget_curve(table: "pd.DataFrame", ax: plt.Axes | None = None, splits: list[str] | None = None) -> plt.Axes:

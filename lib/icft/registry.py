@@ -42,6 +42,12 @@ class EmbeddedModel:
     locate_gguf: Callable[[Path], Path]  # workdir -> path of the .gguf file
     instruct: bool
     gguf_sha256: str  # of the GGUF file the weights are converted from: the model's identity in every record's key
+    # The converted model's weights (a tied output layer counted once) and those of its decoder body (all
+    # but the input embeddings and an untied output layer): the scale axis, known without converting,
+    # checked at conversion.
+    parameters: int
+    body_parameters: int
+    family: str
 
 
 @dataclass(frozen=True)
@@ -245,6 +251,9 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         locate_gguf=_gemma_gguf,
         instruct=False,
         gguf_sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        parameters=268_098_176,
+        body_parameters=100_326_016,  # its 262k-word vocabulary is 63% of the weights
+        family="Gemma 3",
     ),
     "smollm2-135m-instruct": EmbeddedModel(
         name="smollm2-135m-instruct",
@@ -253,6 +262,9 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         locate_gguf=_smollm2_gguf,
         instruct=True,
         gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        parameters=134_515_008,
+        body_parameters=106_203_456,
+        family="SmolLM2",
     ),
     "qwen2.5-coder-0.5b-instruct": EmbeddedModel(
         name="qwen2.5-coder-0.5b-instruct",
@@ -261,6 +273,9 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         locate_gguf=_QWEN_CODER_05B,
         instruct=True,
         gguf_sha256=_QWEN_CODER_05B.sha256,
+        parameters=630_167_424,  # the output layer is untied: 136M weights of its own
+        body_parameters=357_898_112,
+        family="Qwen2.5",
     ),
     "qwen2.5-coder-1.5b-instruct": EmbeddedModel(
         name="qwen2.5-coder-1.5b-instruct",
@@ -269,6 +284,9 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         locate_gguf=_QWEN_CODER_15B,
         instruct=True,
         gguf_sha256=_QWEN_CODER_15B.sha256,
+        parameters=1_777_088_000,  # untied output layer: 233M
+        body_parameters=1_310_340_608,
+        family="Qwen2.5",
     ),
 }
 
@@ -316,6 +334,38 @@ def is_instruct(name: str) -> bool:
     if name in TINY:
         return EMBEDDED[TINY[name].base].instruct
     raise ModelError(f"unknown model name {name!r}", fix=f"use one of {', '.join(model_names())}, or a model folder")
+
+
+def family(name: str) -> str:
+    """The model family of an embedded or tiny model (a tiny one is its base's), "" for a folder."""
+    name = str(name)
+    if name in TINY:
+        name = TINY[name].base
+    return EMBEDDED[name].family if name in EMBEDDED else ""
+
+
+def safetensors_parameters(folder: Path) -> tuple[int, int]:
+    """(weights, body weights) of a model folder, from its safetensors headers alone (no tensor is
+    read): body = all but the input embeddings (`embed_tokens`) and an untied output layer (`lm_head`),
+    the names of every transformers decoder-only model used here."""
+    import math
+    import struct
+
+    total = outside = 0
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        raise ModelError(f"model folder {folder} has no .safetensors weights", fix="re-save it with model.save_pretrained(folder)")
+    for f in files:
+        with open(f, "rb") as fh:
+            header = json.loads(fh.read(struct.unpack("<Q", fh.read(8))[0]))
+        for tensor, meta in header.items():
+            if tensor == "__metadata__":
+                continue
+            n = math.prod(meta["shape"])
+            total += n
+            if "embed_tokens" in tensor or "lm_head" in tensor:
+                outside += n
+    return total, total - outside
 
 
 # --------------------------------------------------------------------------------------- identity
