@@ -385,3 +385,26 @@ def test_model_scale_plan_is_on_demand_and_each_writer_run_names_its_writer(prof
     assert plan.scale_models(profile, "/data/my-model")[-1] == "/data/my-model"
     with pytest.raises(IcftError, match="writer"):
         experiment.condition("simple_reversals", "augmented", profile=profile, augment={"kind": "oracle", "writer": "tiny-gemma-3"})
+
+
+def test_scale_analysis_reads_no_records_and_known_answers():
+    """Notebook 08 under `make paper FRESH=1` has no records: every table is empty, none fails; the
+    trend and the gain fit give the known answers of made-up rows."""
+    import pandas as pd
+
+    from icft import analysis
+    from icft.variants import Variant
+
+    scale = analysis.scale_table(analysis.summary([]), ["tiny-smollm2", "tiny-gemma-3"])
+    assert scale.empty and {"parameters", "family", "generalization"} <= set(scale.columns)
+    assert analysis.gap_table(scale).empty and analysis.scale_trends(scale).empty and analysis.writer_table([]).empty
+    assert analysis.gain_explained(analysis.writer_table([]))["r2"] is None
+    rows = [{"variant": Variant("icl"), "dataset": "simple_reversals", "split": "reversal", "model": m, "parameters": p,
+             "accuracy": a, "se": 0.02, "generalization": True} for m, p, a in (("a", 1, 0.3), ("b", 2, 0.5), ("c", 3, 0.8))]
+    trend = analysis.scale_trends(pd.DataFrame(rows)).iloc[0]
+    assert (trend["smallest"], trend["largest"], trend["direction"]) == ("a", "c", "up") and trend["difference"] == pytest.approx(0.5)
+    flat = analysis.scale_trends(pd.DataFrame([{**r, "accuracy": 0.5 + 0.01 * i} for i, r in enumerate(rows)])).iloc[0]
+    assert flat["direction"] == "flat"
+    writers = pd.DataFrame({"coverage": [0.0, 0.2, 0.6, 1.0], "gain": [0.1, 0.2, 0.4, 0.6]})
+    fit = analysis.gain_explained(writers)
+    assert fit["n"] == 4 and fit["slope"] == pytest.approx(0.5) and fit["intercept"] == pytest.approx(0.1) and fit["r2"] == pytest.approx(1.0)

@@ -59,6 +59,10 @@ def bootstrap(records: Sequence[dict[str, Any]], replicates: int | None = None, 
     return Bootstrap(question_frame(unique(records), cell_of), replicates or REPLICATES, seed)
 
 
+SUMMARY_COLUMNS = ["dataset", "source", "model", "profile", "variant", "method", "split", "accuracy", "se", "ci_low", "ci_high",
+                   "n", "n_seeds", "seeds", "seed_sd", "chance", "se_subsets", "subsets", "valid"]
+
+
 def summary(records: Sequence[dict[str, Any]], boot: Bootstrap | None = None) -> pd.DataFrame:
     """One row per variant (dataset, model, `Variant`) and split: accuracy pooled over seeds, its
     bootstrap se and 95% interval (`bootstrap`), n (questions, all seeds), seeds, the seed-to-seed sd,
@@ -107,7 +111,7 @@ def summary(records: Sequence[dict[str, Any]], boot: Bootstrap | None = None) ->
             # the record's validity check (FT: trained direction >= 95%; pretrained: not above chance), all seeds
             "valid": all(r["valid"]) if r["valid"] else None,
         })
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=SUMMARY_COLUMNS)  # the columns even without records: a figure of none is empty, not an error
 
 
 def row(table: pd.DataFrame, variant: Variant | str, split: str, **where: Any) -> pd.Series:
@@ -185,7 +189,8 @@ def compute_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "seconds": sum(v for k, v in t.items() if isinstance(v, (int, float))),
             "generalization": sum(general) / len(general),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["dataset", "model", "variant", "method", "seed", "train_flops", "augment_flops", "eval_flops",
+                                       "total_flops", "seconds", "generalization"])
 
 
 def augmentation_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -309,7 +314,7 @@ def scale_table(table: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
     t["parameters"] = t["model"].map(lambda m: counts[m][0])
     t["body_parameters"] = t["model"].map(lambda m: counts[m][1])
     t["family"] = t["model"].map(lambda m: family(m) or str(m))
-    t["generalization"] = [s not in spec(d).trained_splits for d, s in zip(t["dataset"], t["split"])]
+    t["generalization"] = pd.Series([s not in spec(d).trained_splits for d, s in zip(t["dataset"], t["split"])], index=t.index, dtype=bool)
     return t.sort_values(["parameters", "dataset", "split"]).reset_index(drop=True)
 
 
