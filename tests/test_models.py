@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -144,3 +145,5 @@ def test_cli_lists_models():
     proc = subprocess.run([sys.executable, "-m", "icft", "models", "list"], capture_output=True, text=True, check=True)
     for name in models.model_names():
         assert name in proc.stdout
+    # the weights without converting anything (the scale axis reads the same pinned counts)
+    assert re.search(r"qwen2.5-coder-1.5b-instruct +\S.* 1\.8B  sha256", proc.stdout)

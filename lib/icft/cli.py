@@ -38,9 +38,15 @@ def _models_list(args: argparse.Namespace) -> int:
         spec = models.EMBEDDED.get(name) or models.TINY[name]
         where = models.cached_model_dir(name)
         state = "cached" if (where / models.MANIFEST).is_file() else "not converted yet"
-        # the identity every record's key holds (an embedded model's: its GGUF file's sha256)
-        print(f"{name:{width}s} {state:18s} sha256 {models.model_sha256(name)[:12]}  {spec.description}")
+        # the identity every record's key holds (an embedded model's: its GGUF file's sha256); the weights
+        # are the pinned counts of an embedded model, nothing converted (a tiny one's once it is built)
+        size = "" if name in models.TINY and state != "cached" else _size(models.parameter_counts(name)[0])
+        print(f"{name:{width}s} {state:18s} {size:>5s}  sha256 {models.model_sha256(name)[:12]}  {spec.description}")
     return 0
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
 
 
 def _models_prepare(args: argparse.Namespace) -> int:
