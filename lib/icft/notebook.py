@@ -148,13 +148,13 @@ def gap_findings(gaps: pd.DataFrame) -> str:
 def writer_findings(writers: pd.DataFrame, fit: dict) -> str:
     """Markdown of the writer comparison (`analysis.writer_table`, `analysis.gain_explained`): per
     learner and data set, FT and each writer's augmented FT on the generalization splits, with the
-    share of the writer's sentences that are true and the test facts they cover."""
+    shares of the writer's sentences that are true and false and the test facts they cover."""
     lines = []
     for (name, model), g in writers.groupby(["dataset", "model"], sort=False):
         ft = g["finetune"].dropna()
         head = f"- **{labels.text(name)}, {model}**: FT {_pct(ft.iloc[0])}" if len(ft) else f"- **{labels.text(name)}, {model}**: FT not run"
-        cells = [f"{w} {_pct(a)}" + (f" (true {_pct(t)}, covers {_pct(c)})" if pd.notna(t) and pd.notna(c) else "")
-                 for w, a, t, c in zip(g["writer"], g["generalization"], g["share_true"], g["coverage"])]
+        cells = [f"{w} {_pct(a)}" + (f" (true {_pct(t)}, false {_pct(f)}, covers {_pct(c)})" if pd.notna(t) and pd.notna(c) else "")
+                 for w, a, t, f, c in zip(g["writer"], g["generalization"], g["share_true"], g["share_false"], g["coverage"])]
         lines.append(head + "; augmented FT written by " + ", ".join(cells) + ".")
     if fit.get("r2") is not None:
         lines.append(f"\nAcross the {fit['n']} learner x data set x writer points, gain over FT = {fit['intercept']:+.2f} "
