@@ -183,6 +183,12 @@ def run_notebooks(
         print(f"[paper] claims: {verdicts}", flush=True)
     after = plan_status(paths, params)
     computed = len({c.key for c in before.missing} - {c.key for c in after.missing})
+    if not after.planned:  # notebooks of no condition (00_*), or on-demand ones reading what records there are
+        from .plan import ON_DEMAND
+
+        print("[paper] these notebooks computed nothing" + (": they read the records there are (`make scale` computes the rest)"
+                                                             if any(p.stem in ON_DEMAND for p in paths) else ""), flush=True)
+        return times
     print(f"[paper] {len(after.current) - computed} of {after.planned} conditions from shipped records "
           f"({provenance.origin([r for c, r in after.current if c.key not in {m.key for m in before.missing}])}), "
           f"{computed} computed" + (f", {len(after.missing)} still missing" if after.missing else ""), flush=True)
