@@ -32,6 +32,7 @@ from .profiles import DEFAULT_MODEL, DEFAULT_PROFILE, DEFAULT_SEEDS
 
 def _models_list(args: argparse.Namespace) -> int:
     from . import models
+    from .labels import weights
 
     width = max(map(len, models.model_names()))
     for name in models.model_names():
@@ -40,13 +41,9 @@ def _models_list(args: argparse.Namespace) -> int:
         state = "cached" if (where / models.MANIFEST).is_file() else "not converted yet"
         # the identity every record's key holds (an embedded model's: its GGUF file's sha256); the weights
         # are the pinned counts of an embedded model, nothing converted (a tiny one's once it is built)
-        size = "" if name in models.TINY and state != "cached" else _size(models.parameter_counts(name)[0])
+        size = "" if name in models.TINY and state != "cached" else weights(models.parameter_counts(name)[0])
         print(f"{name:{width}s} {state:18s} {size:>5s}  sha256 {models.model_sha256(name)[:12]}  {spec.description}")
     return 0
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
 
 
 def _models_prepare(args: argparse.Namespace) -> int:

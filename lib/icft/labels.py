@@ -46,6 +46,11 @@ def _option(key: str, value: Any, options: dict[str, Any]) -> str | None:
     return f"{key} {value}"
 
 
+def weights(n: float) -> str:
+    """A model's size as its name says it: "135M", "1.8B"."""
+    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
+
+
 def variant(v: Variant) -> str:
     """"FT", "augmented FT (oracle)", "ICL (relevant only)", "FT (split cumulative, steps 75)"..."""
     notes = [n for k, x in v.options if (n := _option(k, x, v.opts))]

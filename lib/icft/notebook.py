@@ -108,10 +108,6 @@ def splitting_findings(runs: pd.DataFrame, dataset: str) -> str:
     return "\n".join(lines)
 
 
-def _weights(n: float) -> str:
-    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
-
-
 def scale_findings(scale: pd.DataFrame, dataset: str) -> str:
     """One Markdown line per split of `dataset` and variant of the scale axis (`analysis.scale_table`):
     its accuracy for each model, smallest first, with the model's weights."""
@@ -130,7 +126,7 @@ def scale_findings(scale: pd.DataFrame, dataset: str) -> str:
         for v in SCALE_VARIANTS:
             r = g[g["variant"] == v].sort_values("parameters")
             if len(r):
-                cells.append(f"{labels.text(v)} " + " / ".join(f"{_pct(a)} ({_weights(p)})" for a, p in zip(r["accuracy"], r["parameters"])))
+                cells.append(f"{labels.text(v)} " + " / ".join(f"{_pct(a)} ({labels.weights(p)})" for a, p in zip(r["accuracy"], r["parameters"])))
         lines.append(f"- **{labels.text(split)}** ({kind}, chance {_pct(g['chance'].mean())}): " + "; ".join(cells) + ".")
     return "\n".join(lines)
 

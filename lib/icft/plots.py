@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .io import atomic_write_bytes  # noqa: E402
 from .labels import text as display  # noqa: E402
+from .labels import weights as size_label  # noqa: E402
 from .paths import figures_dir  # noqa: E402
 from .variants import Variant, as_variant  # noqa: E402
 
@@ -206,7 +207,7 @@ def weight_axis(ax: plt.Axes, weights: "pd.Series | list[int]") -> None:
     ax.set_xscale("log")
     at = sorted(set(int(w) for w in weights))
     if at:
-        ax.set_xticks(at, [f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M" for n in at], fontsize=6)
+        ax.set_xticks(at, [size_label(n) for n in at], fontsize=6)
         ax.minorticks_off()
     ax.set_xlabel("weights")
 
