@@ -4,7 +4,8 @@ For each data set and each candidate setting (`CANDIDATES`), fine-tune gemma-3-2
 profile's documents (seed 0) and check, every quarter epoch, the accuracy on a seeded sample of the
 data set's VALIDATION questions (`datasets.validation_questions`: the trained direction in phrasings
 that neither training nor the test uses). A run stops at the first check at or above the target
-(95%), or when the first build's budget for that data set (its quick epochs) runs out. Its number is
+(95%), or when the first build's budget for that data set (its quick epochs, or a longer one that
+`--epochs` gives where no candidate reaches the target in it) runs out. Its number is
 the training tokens (non-padding, what the model reads) at that check.
 
 What the search looks at: the validation checks, then, once a run stops, the reported trained
@@ -13,6 +14,7 @@ syllogisms, held-out combinations): the setting is chosen on the trained directi
 generalization numbers of the paper are not tuned on.
 
     python bench/tokens_to_target.py [--datasets simple_reversals,...] [--candidates NAME,...] [--seed 0]
+    python bench/tokens_to_target.py --datasets simple_syllogisms --candidates body-lr1e-4-constant-b8 --epochs 48
     python bench/tokens_to_target.py --report     # the table, from what has run
 
 Every finished trial is written at once to results/search/tokens_to_target.json (shipped with the
@@ -64,11 +66,12 @@ CANDIDATES: dict[str, dict[str, Any]] = {
 FIRST_BUILD_EPOCHS = profiles.FIRST_BUILD_EPOCHS
 
 
-def budget(dataset: str) -> dict[str, Any]:
-    """What every candidate keeps: the first build's epochs of `dataset` (the most a run may take),
-    and the quick profile's sentence split, warmup and precision."""
+def budget(dataset: str, epochs: int | None = None) -> dict[str, Any]:
+    """What every candidate keeps: the first build's epochs of `dataset` (the most a run may take;
+    `epochs`: a longer budget, for a data set where no candidate reaches the target in the first
+    build's), and the quick profile's sentence split, warmup and precision."""
     s = profiles.defaults(dataset, "finetune", "quick")["finetune"]
-    return {"epochs": FIRST_BUILD_EPOCHS[dataset], **{k: s[k] for k in ("split", "warmup_steps", "precision") if k in s}}
+    return {"epochs": epochs or FIRST_BUILD_EPOCHS[dataset], **{k: s[k] for k in ("split", "warmup_steps", "precision") if k in s}}
 
 
 def trial_key(identity: dict[str, Any]) -> str:
@@ -105,14 +108,14 @@ def budget_tokens(tokenizer: Any, documents: list[Any], config: Any) -> int:
     return sum(len(data[i].ids) for _ in range(config.total_steps(len(data))) for i in next(batches))
 
 
-def run_trial(dataset: str, name: str, seed: int, model_name: str, device: Any) -> dict[str, Any]:
+def run_trial(dataset: str, name: str, seed: int, model_name: str, device: Any, epochs: int | None = None) -> dict[str, Any]:
     import torch
 
     from icft import experiment, scoring
     from icft import finetune as ft
     from icft.models import load_model
 
-    settings = {**budget(dataset), **CANDIDATES[name]}
+    settings = {**budget(dataset, epochs), **CANDIDATES[name]}
     gen, folder = datasets.prepare(dataset, "quick", seed, datasets.default_out_dir(dataset, "quick", seed, results_dir() / "data"))
     documents, questions = datasets.load_documents(folder), datasets.load_questions(folder)
     n_examples = len(ft.make_examples(documents, settings["split"]))
@@ -155,7 +158,7 @@ HEADER = f"""# Tokens to {TARGET:.0%} on the trained direction's validation spli
 Written by `bench/tokens_to_target.py` (see its docstring) from tokens_to_target.json beside this file.
 gemma-3-270m, quick profile (each row names its machine and precision). A run stops at the first check
 (every 1/{CHECKS_PER_EPOCH} epoch, at least every {MIN_EVAL_EVERY} steps) at or above {TARGET:.0%} on a seeded sample of
-validation questions, or at the first build's budget.
+validation questions, or at the end of its budget (the first build's, or the longer one its row names).
 Tokens: training tokens read up to that check. No generalization split was scored.
 """
 
@@ -180,12 +183,13 @@ def report(held: dict[str, Any]) -> str:
         rows = sorted(by_set[dataset], key=lambda t: (t["tokens_to_target"] is None, t["tokens_to_target"] or math.inf))
         base = next((t["tokens_to_target"] for t in rows if t["candidate"] == BASELINE), None)
         first_build = next((t.get("first_build_tokens") for t in rows if t.get("first_build_tokens")), None)
-        lines += [f"\n## {dataset}\n\nBudget {budget(dataset)['epochs']} epochs, split {budget(dataset)['split']}.\n",
+        lines += [f"\n## {dataset}\n\nBudget {budget(dataset)['epochs']} epochs (the first build's; a longer one where the budget "
+                  f"column says so), split {budget(dataset)['split']}.\n",
                   *([f"The first build's setting trains all {budget(dataset)['epochs']} epochs: {first_build:,} tokens.\n"]
                     if first_build else []),
                   "| setting | seed | tokens to target | vs the first build's setting (stopped) | vs the first build's budget "
-                  "| epochs | wall s | machine | trained (final) | validation (final) |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| budget (epochs) | epochs | wall s | machine | trained (final) | validation (final) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for t in rows:
             tok = t["tokens_to_target"]
             ratio = ("(the first build's setting)" if t["candidate"] == BASELINE else
@@ -193,7 +197,8 @@ def report(held: dict[str, Any]) -> str:
             first = _fewer(first_build, tok) if tok and first_build else "-"
             trained = ", ".join(f"{s} {a:.0%}" for s, a in t["final"].items() if s != "validation")
             epochs = f"{t['epochs_to_target']:.2f}" if t["epochs_to_target"] else f">{t['max_steps'] * t['settings']['batch_size'] / t['examples']:.0f}"
-            lines.append(f"| {t['candidate']} | {t['seed']} | {f'{tok:,}' if tok else 'not reached'} | {ratio} | {first} | {epochs} | "
+            lines.append(f"| {t['candidate']} | {t['seed']} | {f'{tok:,}' if tok else 'not reached'} | {ratio} | {first} | "
+                         f"{t['settings']['epochs']} | {epochs} | "
                          f"{t['seconds']:.0f} | {_machine(t)} | {trained} | {t['final']['validation']:.0%} |")
     return "\n".join(lines)
 
@@ -204,6 +209,8 @@ def main() -> int:
     ap.add_argument("--datasets", default=",".join(datasets.names()))
     ap.add_argument("--candidates", default=",".join(CANDIDATES), help=f"of {', '.join(CANDIDATES)}")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="a longer budget than the first build's (where no candidate reaches the target in it)")
     ap.add_argument("--report", action="store_true", help="print the table of what has run, and run nothing")
     args = ap.parse_args()
     path = Path(args.out) if args.out else results_dir() / OUT
@@ -223,15 +230,16 @@ def main() -> int:
     for dataset in args.datasets.split(","):
         datasets.spec(dataset)
         for name in args.candidates.split(","):
-            identity = {"dataset": dataset, "settings": {**budget(dataset), **CANDIDATES[name]}, "seed": args.seed,
+            settings = {**budget(dataset, args.epochs), **CANDIDATES[name]}
+            identity = {"dataset": dataset, "settings": settings, "seed": args.seed,
                         "model_sha256": model_sha256(args.model), "versions": versions.of("finetune", dataset),
-                        "target": TARGET, "eval_every": eval_every_of(dataset, {**budget(dataset), **CANDIDATES[name]}, args.seed),
+                        "target": TARGET, "eval_every": eval_every_of(dataset, settings, args.seed),
                         "eval_questions": ft_defaults.eval_questions}
             key = trial_key(identity)
             if key in held["trials"]:
                 continue
             print(f"{dataset} / {name} (seed {args.seed}) ...", flush=True)
-            trial = run_trial(dataset, name, args.seed, args.model, device)
+            trial = run_trial(dataset, name, args.seed, args.model, device, args.epochs)
             held["trials"][key] = {"identity": identity, **trial}
             atomic_write_json(path, held)  # each trial as it lands: an interrupted search keeps what finished
             atomic_write_text(path.with_suffix(".md"), HEADER + report(held) + "\n")
