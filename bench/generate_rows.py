@@ -1,0 +1,87 @@
+"""How many prompts should decode together: global augmentation at several `batch_rows`, same prompts.
+
+`icft.generate` decodes up to `batch_rows` prompts in one packed sequence after the shared prefix,
+each row attending to the prefix and its own tokens under a mask. The mask makes the result a row's
+own, but the attention still computes every query against every key in the cache: the prefix and all
+rows' tokens. So its cost per generated token grows with the rows (on sliding-window layers, which
+keep only the prefix's last window, nearly all of it is masked-out work), while the weights are read
+once per step for all rows. This measures where that balances, on the global prompts of a data set's
+quick training documents (the context `augment` picks, real focus documents), by running
+`icft.augment.augment` itself once per value, with a fresh cache folder each time.
+
+It reports the decode time (the augment call's generation time minus the shared prefix's prefill,
+which is the same work for every value), tokens/s and the ratio against the first value (the
+baseline, in the same process), and how many generated texts are identical to the baseline's
+(greedy decoding: the packing must not change what a row writes).
+
+    python bench/generate_rows.py [--dataset reversal_curse] [--documents 64] [--rows 64,32,16,8]
+                                  [--max-new-tokens 48]
+
+Writes results/bench/generate_rows.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from typing import Any
+
+import _common
+from icft import augment as aug
+from icft import datasets
+from icft.models import load_model
+
+
+def run(model: Any, tokenizer: Any, documents: list[Any], rows: int, args: argparse.Namespace) -> dict[str, Any]:
+    cfg = aug.AugmentConfig(kind="global", max_documents=args.documents, max_new_tokens_global=args.max_new_tokens,
+                            seed=args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        res = aug.augment(model, tokenizer, documents, cfg, dataset=args.dataset, cache_dir=tmp, batch_rows=rows,
+                          progress=False)
+        data = json.loads(open(res.info["cache_file"], encoding="utf-8").read())
+    prefill = float(res.info.get("prefill_seconds", 0.0))
+    decode = res.seconds - prefill
+    return {"batch_rows": rows, "prompts": len(data["generations"]), "prefix_tokens": res.info.get("prefix_tokens"),
+            "generated_tokens": res.generated_tokens, "seconds": round(res.seconds, 2), "prefill_seconds": round(prefill, 2),
+            "decode_seconds": round(decode, 2), "decode_tokens_per_s": round(res.generated_tokens / decode, 2),
+            "texts": [g["text"] for g in data["generations"]]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common.common_args(ap)
+    ap.add_argument("--dataset", default="reversal_curse", help="whose quick training documents are augmented")
+    ap.add_argument("--documents", type=int, default=64, help="focus documents (global prompts)")
+    ap.add_argument("--rows", default="64,32,16,8", help="batch_rows values; the first is the baseline")
+    ap.add_argument("--max-new-tokens", type=int, default=48, help="per prompt (the quick profile: 128)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    values = [int(v) for v in args.rows.split(",") if v.strip()]
+    if not values or min(values) < 1:
+        ap.error("--rows: positive integers, e.g. 64,32,16,8")
+    device = _common.setup(args)
+    model, tokenizer = load_model(args.model, device=device)
+    gen = datasets.generate(args.dataset, "quick", args.seed)[0]
+    documents = list(gen.documents)
+
+    runs = [run(model, tokenizer, documents, r, args) for r in values]
+    base = runs[0]
+    print(f"{args.dataset}: {base['prompts']} global prompts after a {base['prefix_tokens']}-token shared prefix, "
+          f"up to {args.max_new_tokens} new tokens each ({args.model}, {_common.machine(device)['cpu']})")
+    print(f"{'rows':>5} {'decode s':>9} {'tokens':>7} {'tok/s':>7} {'vs first':>9} {'same text':>10}")
+    for r in runs:
+        same = sum(a == b for a, b in zip(r["texts"], base["texts"]))
+        r["same_text_as_first"] = same
+        r["speedup_vs_first"] = round(base["decode_seconds"] / r["decode_seconds"], 3)
+        print(f"{r['batch_rows']:>5} {r['decode_seconds']:>9.1f} {r['generated_tokens']:>7} {r['decode_tokens_per_s']:>7.1f} "
+              f"{r['speedup_vs_first']:>8.2f}x {same:>4}/{r['prompts']}")
+    _common.write("generate_rows", {"dataset": args.dataset, "model": args.model, "max_new_tokens": args.max_new_tokens,
+                                    "runs": [{k: v for k, v in r.items() if k != "texts"} for r in runs],
+                                    "machine": _common.machine(device)}, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
