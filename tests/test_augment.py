@@ -310,6 +310,39 @@ def test_disk_cache_reused_and_corruption_detected(tiny_gemma, smoke, tmp_path, 
         assert str(files[0]) in str(e.value) and "delete" in e.value.fix
 
 
+@pytest.mark.parametrize("kind", ["local", "global"])
+def test_a_larger_share_generates_only_the_prompts_no_smaller_one_has(kind, tiny_gemma, smoke, tmp_path, monkeypatch):
+    """The budget curve's shares are nested: a larger request reuses the rows a smaller one made under the
+    same settings and writes what a fresh run writes; the accounting is a fresh run's."""
+    import icft.augment.method as M
+
+    gen = smoke["reversal_curse"]
+    cap = {"local": "max_sentences", "global": "max_documents"}[kind]
+    cfg = lambda n: AugmentConfig(kind=kind, max_new_tokens_local=6, max_new_tokens_global=6, **{cap: n})  # noqa: E731
+    fresh = augment(*tiny_gemma, gen.documents, cfg(4), use_cache=False, progress=False)
+    small = augment(*tiny_gemma, gen.documents, cfg(2), cache_dir=tmp_path, progress=False)
+    assert small.counts["prompts"] == 2 and "reused_prompts" not in small.info
+    asked: list[int] = []
+    real = M.generate
+
+    def counting(model, tok, prefix, suffixes, **kw):
+        asked.append(len(suffixes))
+        return real(model, tok, prefix, suffixes, **kw)
+
+    monkeypatch.setattr(M, "generate", counting)
+    large = augment(*tiny_gemma, gen.documents, cfg(4), cache_dir=tmp_path, progress=False)
+    assert asked == [2] and large.info["reused_prompts"] == 2 and large.info["reused_from"]
+    assert [d.to_dict() for d in large.documents] == [d.to_dict() for d in fresh.documents]
+    assert (large.generated_tokens, large.prompt_tokens) == (fresh.generated_tokens, fresh.prompt_tokens)
+    again = augment(*tiny_gemma, gen.documents, cfg(1), cache_dir=tmp_path, progress=False)  # all reused: nothing runs
+    assert asked == [2] and again.info["reused_prompts"] == 1 and again.seconds > 0
+    # sampling draws a row's tokens by its place in the request: nothing is reused
+    sampled = AugmentConfig(kind=kind, max_new_tokens_local=6, max_new_tokens_global=6, temperature=0.7, **{cap: 1})
+    augment(*tiny_gemma, gen.documents, sampled, cache_dir=tmp_path, progress=False)
+    augment(*tiny_gemma, gen.documents, AugmentConfig(**{**sampled.to_dict(), cap: 2}), cache_dir=tmp_path, progress=False)
+    assert asked == [2, 1, 2]
+
+
 # ------------------------------------------------------------------------------------ oracle and quality
 
 

@@ -3,6 +3,11 @@
 One JSON file per request, keyed by a hash of everything that determines its generations (the
 documents' texts, the model, the prompt templates, the generation settings); a rerun parses the
 cached text instead of generating. A file that is unusable is an error naming it, never ignored.
+
+A request that differs from earlier ones only in which prompts it covers (the share of sentences or
+documents: the budget curve's shares are nested, 1/8's prompts are among 1/4's) reuses their rows
+(`reusable`) and generates only the prompts none of them has: under greedy decoding a row's text is a
+function of its prompt alone (`icft.generate` decodes every row as it would alone).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 from ..errors import IcftError
 from ..generate import GenerationStats
@@ -41,8 +46,9 @@ def _cache_path(cache_dir: Path, kind: str, key: str) -> Path:
     return cache_dir / f"{kind}-{key[:24]}.json"
 
 
-def _read_cache(path: Path, key: str) -> dict[str, Any] | None:
-    """The cached generations, None if there is no file; IcftError naming the file if it is unusable."""
+def _read_cache(path: Path, key: str | None) -> dict[str, Any] | None:
+    """The cached generations, None if there is no file; IcftError naming the file if it is unusable.
+    `key` None: any request's file, whose key must match its name."""
     if not path.exists():
         return None
     fix = f"delete it (rm {path}) and the generations are redone on the next run"
@@ -56,7 +62,11 @@ def _read_cache(path: Path, key: str) -> dict[str, Any] | None:
     else:
         if data.get("format") != CACHE_FORMAT:
             problems.append(f"format {data.get('format')!r}, expected {CACHE_FORMAT}")
-        if data.get("key") != key:
+        stored = data.get("key")
+        if key is None:  # any request's file: its key is the one its name begins with
+            named = path.stem.split("-", 1)[-1]
+            key = stored if isinstance(stored, str) and stored.startswith(named) else f"{named}..."
+        if stored != key:
             problems.append("its key does not match its name (edited or copied from another request)")
         gens = data.get("generations")
         if not isinstance(gens, list) or not all(
@@ -72,6 +82,35 @@ def _read_cache(path: Path, key: str) -> dict[str, Any] | None:
     if problems:
         raise IcftError(f"the augmentation cache file {path} is corrupt: {'; '.join(problems)}", fix=fix)
     return data
+
+
+# The fields that say which prompts a request covers, per kind: requests equal in every other field
+# generate the same text for the same prompt.
+COVERAGE_FIELDS = {"local": ("share", "max_sentences", "max_documents", "sentences_sha256"),
+                   "global": ("share", "max_sentences", "max_documents")}
+
+
+def reusable(cache_dir: Path | None, kind: str, fields: dict[str, Any],
+             row_key: Callable[[dict[str, Any]], Hashable]) -> tuple[dict[Hashable, dict[str, Any]], list[str]]:
+    """The rows earlier requests generated under the same settings as `fields` for other subsets of the
+    prompts, by `row_key`, each with `seconds`: its share (by tokens) of its file's generation time;
+    and the names of the files they come from. Greedy decoding only (sampling draws a row's tokens
+    with a generator seeded by its place in the request)."""
+    if cache_dir is None or fields.get("temperature") != 0 or not cache_dir.is_dir():
+        return {}, []
+    same = json.loads(json.dumps({k: v for k, v in fields.items() if k not in COVERAGE_FIELDS[kind]}, sort_keys=True))
+    rows: dict[Hashable, dict[str, Any]] = {}
+    files = []
+    for path in sorted(cache_dir.glob(f"{kind}-*.json")):
+        data = _read_cache(path, None)
+        if data is None or {k: v for k, v in data["fields"].items() if k not in COVERAGE_FIELDS[kind]} != same:
+            continue
+        per_token = float(data["seconds"]) / max(1, int(data["generated_tokens"]))
+        new = {row_key(g): {**g, "seconds": g["tokens"] * per_token} for g in data["generations"] if row_key(g) not in rows}
+        if new:
+            rows.update(new)
+            files.append(path.name)
+    return rows, files
 
 
 def _doc_hash(documents: Sequence[Document]) -> str:

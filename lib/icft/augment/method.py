@@ -18,7 +18,7 @@ from ..paths import results_dir
 from ..records import Document
 from ..scoring import model_window, room
 from ..text import split_sentences
-from .cache import CACHE_FORMAT, _doc_hash, _run_cached, _sha, model_id
+from .cache import CACHE_FORMAT, _doc_hash, _run_cached, _sha, model_id, reusable
 from .filter import SentenceFilter
 from .prompts import (
     GLOBAL_STOPS,
@@ -73,6 +73,35 @@ def _base_fields(kind: str, model: Any, tokenizer: Any, documents: Sequence[Docu
     }
 
 
+def _generate_reusing(kind: str, fields: dict[str, Any], cache_dir: Path | None, keys: list[Any], prefix: list[int],
+                      suffixes: list[list[int]], run: Any) -> tuple[list[Generation], GenerationStats, dict[str, Any]]:
+    """A generation per prompt: the rows earlier requests of these settings made for the same prompts
+    (`cache.reusable`: another share of the same sentences or documents), `run(suffixes, stats)`
+    for the rest. The stats count what a fresh run of every prompt reads and writes (the prefix once),
+    and its time: the new generations' plus the reused rows' share of theirs."""
+    have, files = reusable(cache_dir, kind, fields, _ROW_KEYS[kind])
+    todo = [i for i, k in enumerate(keys) if k not in have]
+    stats = GenerationStats()
+    gens: list[Generation | None] = [None] * len(keys)
+    for i, g in zip(todo, run([suffixes[i] for i in todo], stats) if todo else []):
+        gens[i] = g
+    for i, k in enumerate(keys):
+        if gens[i] is None:
+            row = have[k]
+            gens[i] = Generation(row["text"], row["tokens"], row["stop"])
+            stats.prompt_tokens += len(suffixes[i])
+            stats.generated_tokens += row["tokens"]
+            stats.seconds += row["seconds"]
+    if keys and not todo:
+        stats.prompt_tokens += len(prefix)
+    reused = len(keys) - len(todo)
+    return gens, stats, ({"reused_prompts": reused, "reused_from": files} if reused else {})  # type: ignore[return-value]
+
+
+# What identifies a cached row's prompt: the sentence (with where it stands) or the focus document.
+_ROW_KEYS = {"local": lambda g: (g["source"], g["sentence_index"], g["sentence"]), "global": lambda g: g["source"]}
+
+
 def _local(model: Any, tokenizer: Any, documents: Sequence[Document], config: AugmentConfig, *, dataset: str | None,
            cache_dir: Path | None, extra: str, progress: bool, batch_rows: int, chat: bool | None) -> AugmentResult:
     use_chat = uses_chat(tokenizer, chat)
@@ -97,14 +126,15 @@ def _local(model: Any, tokenizer: Any, documents: Sequence[Document], config: Au
 
     def run() -> tuple[list[dict[str, Any]], GenerationStats, dict[str, Any]]:
         prefix, encode = local_prompt(tokenizer, use_chat, config.fewshot)
-        stats = GenerationStats()
-        gens = generate(model, tokenizer, prefix, [encode(s) for _, _, s in items],
-                        max_new_tokens=config.max_new_tokens_local, stop_strings=LOCAL_STOPS, temperature=config.temperature,
-                        top_p=config.top_p, seed=config.seed,
-                        batch_rows=batch_rows, progress=progress, desc="local augmentation", stats=stats) if items else []
+        gens, stats, reused = _generate_reusing(
+            "local", fields, cache_dir, list(items), prefix, [encode(s) for _, _, s in items],
+            lambda suffixes, stats: generate(model, tokenizer, prefix, suffixes, max_new_tokens=config.max_new_tokens_local,
+                                             stop_strings=LOCAL_STOPS, temperature=config.temperature, top_p=config.top_p,
+                                             seed=config.seed, batch_rows=batch_rows, progress=progress,
+                                             desc="local augmentation", stats=stats))
         rows = [{"source": doc_id, "sentence_index": k, "sentence": s, "text": g.text, "tokens": g.tokens, "stop": g.stop}
                 for (doc_id, k, s), g in zip(items, gens)]
-        return rows, stats, {"prefix_tokens": len(prefix), "prefill_seconds": round(stats.prefill_seconds, 3)}
+        return rows, stats, {"prefix_tokens": len(prefix), "prefill_seconds": round(stats.prefill_seconds, 3), **reused}
 
     data, cached = _run_cached("local", fields, cache_dir, run)
     out: list[Document] = []
@@ -165,13 +195,15 @@ def _global(model: Any, tokenizer: Any, documents: Sequence[Document], config: A
 
     def run() -> tuple[list[dict[str, Any]], GenerationStats, dict[str, Any]]:
         _, enc = global_prompt(tokenizer, context, use_chat, config.fewshot)
-        stats = GenerationStats()
-        gens = generate(model, tokenizer, prefix, [enc(d.text) for d in focus], max_new_tokens=config.max_new_tokens_global,
-                        stop_strings=GLOBAL_STOPS, temperature=config.temperature, top_p=config.top_p, seed=config.seed,
-                        batch_rows=batch_rows, progress=progress, desc="global augmentation", stats=stats)
+        gens, stats, reused = _generate_reusing(
+            "global", fields, cache_dir, [d.id for d in focus], prefix, [enc(d.text) for d in focus],
+            lambda suffixes, stats: generate(model, tokenizer, prefix, suffixes, max_new_tokens=config.max_new_tokens_global,
+                                             stop_strings=GLOBAL_STOPS, temperature=config.temperature, top_p=config.top_p,
+                                             seed=config.seed, batch_rows=batch_rows, progress=progress,
+                                             desc="global augmentation", stats=stats))
         rows = [{"source": d.id, "text": g.text, "tokens": g.tokens, "stop": g.stop} for d, g in zip(focus, gens)]
         return rows, stats, {"prefix_tokens": len(prefix), "context_documents": len(context),
-                             "prefill_seconds": round(stats.prefill_seconds, 3)}
+                             "prefill_seconds": round(stats.prefill_seconds, 3), **reused}
 
     data, cached = _run_cached("global", fields, cache_dir, run)
     by_id = {d.id: d for d in documents}
