@@ -18,6 +18,11 @@ baseline, in the same process), and how many generated texts are identical to th
                                   [--max-new-tokens 48]
 
 Writes results/bench/generate_rows.json.
+
+Measured (2026-12-03, 2-core AMD EPYC with avx512_bf16, gemma-3-270m fp32, reversal curse, 64 prompts
+after an 8,964-token prefix, 48 new tokens, 3,068 generated): decode 46.7 s at 64 rows, 45.7 s at 32
+(1.02x), 65.0 s at 16 (0.72x), 96.1 s at 8 (0.49x); every text identical to 64 rows'. The masked-out
+attention costs less than reading the weights once more per step, so the default stays 64.
 """
 
 from __future__ import annotations
