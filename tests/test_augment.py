@@ -341,6 +341,12 @@ def test_a_larger_share_generates_only_the_prompts_no_smaller_one_has(kind, tiny
     augment(*tiny_gemma, gen.documents, sampled, cache_dir=tmp_path, progress=False)
     augment(*tiny_gemma, gen.documents, AugmentConfig(**{**sampled.to_dict(), cap: 2}), cache_dir=tmp_path, progress=False)
     assert asked == [2, 1, 2]
+    # a corrupt file among those a request looks through is an error naming it, never skipped
+    bad = tmp_path / f"{kind}-{'0' * 24}.json"
+    bad.write_text(json.dumps({"format": 1, "key": "1" * 64, "generations": []}))
+    with pytest.raises(IcftError) as e:
+        augment(*tiny_gemma, gen.documents, cfg(3), cache_dir=tmp_path, progress=False)
+    assert str(bad) in str(e.value) and "key does not match its name" in str(e.value)
 
 
 # ------------------------------------------------------------------------------------ oracle and quality
