@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..errors import IcftError
 from ..generate import Generation, GenerationStats, generate
@@ -74,7 +74,8 @@ def _base_fields(kind: str, model: Any, tokenizer: Any, documents: Sequence[Docu
 
 
 def _generate_reusing(kind: str, fields: dict[str, Any], cache_dir: Path | None, keys: list[Any], prefix: list[int],
-                      suffixes: list[list[int]], run: Any) -> tuple[list[Generation], GenerationStats, dict[str, Any]]:
+                      suffixes: list[list[int]], run: Callable[[list[list[int]], GenerationStats], list[Generation]],
+                      ) -> tuple[list[Generation], GenerationStats, dict[str, Any]]:
     """A generation per prompt: the rows earlier requests of these settings made for the same prompts
     (`cache.reusable`: another share of the same sentences or documents), `run(suffixes, stats)`
     for the rest. The stats count what a fresh run of every prompt reads and writes (the prefix once),
@@ -263,7 +264,8 @@ def augment(
 ) -> AugmentResult:
     """Augmentations of the training `documents` (see `icft.augment`).
 
-    `cache_dir`: where raw generations are cached (default results/augment); `use_cache=False` never
+    `cache_dir`: where raw generations are cached (default results/augment; a request reuses the rows
+    of cached ones that differ from it only in the share they cover, `cache.reusable`); `use_cache=False` never
     reads or writes it. `cache_key_extra`: any text that should separate caches (e.g. a fine-tuned
     checkpoint's name when the model object alone does not say). `chat`: None uses the tokenizer's
     chat template when it has one. The "oracle" kind needs `dataset` and `generated` and no model.
