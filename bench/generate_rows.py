@@ -28,30 +28,24 @@ attention costs less than reading the weights once more per step, so the default
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import tempfile
 from typing import Any
 
 import _common
-from icft import augment as aug
+import generate as plain  # bench/generate.py
 from icft import datasets
 from icft.models import load_model
 
 
 def run(model: Any, tokenizer: Any, documents: list[Any], rows: int, args: argparse.Namespace) -> dict[str, Any]:
-    cfg = aug.AugmentConfig(kind="global", max_documents=args.documents, max_new_tokens_global=args.max_new_tokens,
-                            seed=args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        res = aug.augment(model, tokenizer, documents, cfg, dataset=args.dataset, cache_dir=tmp, batch_rows=rows,
-                          progress=False)
-        data = json.loads(open(res.info["cache_file"], encoding="utf-8").read())
-    prefill = float(res.info.get("prefill_seconds", 0.0))
-    decode = res.seconds - prefill
-    return {"batch_rows": rows, "prompts": len(data["generations"]), "prefix_tokens": res.info.get("prefix_tokens"),
-            "generated_tokens": res.generated_tokens, "seconds": round(res.seconds, 2), "prefill_seconds": round(prefill, 2),
-            "decode_seconds": round(decode, 2), "decode_tokens_per_s": round(res.generated_tokens / decode, 2),
-            "texts": [g["text"] for g in data["generations"]]}
+    """`augment` on the global prompts at `rows` rows, through bench/generate.py's `ours` (a fresh cache)."""
+    stats, prompts = plain.ours(model, tokenizer, documents, "global",
+                                argparse.Namespace(**{**vars(args), "batch_rows": rows, "sentences": None}), args.dataset)
+    decode = stats["seconds"] - stats["prefill_seconds"]
+    return {"batch_rows": rows, "prompts": stats["prompts"], "prefix_tokens": stats["prefix_tokens"],
+            "generated_tokens": stats["generated_tokens"], "seconds": round(stats["seconds"], 2),
+            "prefill_seconds": round(stats["prefill_seconds"], 2), "decode_seconds": round(decode, 2),
+            "decode_tokens_per_s": round(stats["generated_tokens"] / decode, 2), "texts": [t for _, t in prompts]}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,11 +62,9 @@ def _read_cache(path: Path, key: str | None) -> dict[str, Any] | None:
     else:
         if data.get("format") != CACHE_FORMAT:
             problems.append(f"format {data.get('format')!r}, expected {CACHE_FORMAT}")
-        stored = data.get("key")
-        if key is None:  # any request's file: its key is the one its name begins with
-            named = path.stem.split("-", 1)[-1]
-            key = stored if isinstance(stored, str) and stored.startswith(named) else f"{named}..."
-        if stored != key:
+        stored = str(data.get("key"))
+        named = path.stem.split("-", 1)[-1]  # a file is named by its key's first 24 characters
+        if not (stored == key if key is not None else stored.startswith(named)):
             problems.append("its key does not match its name (edited or copied from another request)")
         gens = data.get("generations")
         if not isinstance(gens, list) or not all(

@@ -73,6 +73,10 @@ def _base_fields(kind: str, model: Any, tokenizer: Any, documents: Sequence[Docu
     }
 
 
+# What identifies a cached row's prompt: the sentence (with where it stands) or the focus document.
+_ROW_KEYS = {"local": lambda g: (g["source"], g["sentence_index"], g["sentence"]), "global": lambda g: g["source"]}
+
+
 def _generate_reusing(kind: str, fields: dict[str, Any], cache_dir: Path | None, keys: list[Any], prefix: list[int],
                       suffixes: list[list[int]], run: Callable[[list[list[int]], GenerationStats], list[Generation]],
                       ) -> tuple[list[Generation], GenerationStats, dict[str, Any]]:
@@ -97,10 +101,6 @@ def _generate_reusing(kind: str, fields: dict[str, Any], cache_dir: Path | None,
         stats.prompt_tokens += len(prefix)
     reused = len(keys) - len(todo)
     return gens, stats, ({"reused_prompts": reused, "reused_from": files} if reused else {})  # type: ignore[return-value]
-
-
-# What identifies a cached row's prompt: the sentence (with where it stands) or the focus document.
-_ROW_KEYS = {"local": lambda g: (g["source"], g["sentence_index"], g["sentence"]), "global": lambda g: g["source"]}
 
 
 def _local(model: Any, tokenizer: Any, documents: Sequence[Document], config: AugmentConfig, *, dataset: str | None,
