@@ -1,5 +1,5 @@
 # make paper  — run every notebook and build paper/build/paper.pdf (from the shipped records in results/runs;
-#               FRESH=1 re-derives everything into build/fresh/, RESULTS=DIR into DIR)
+#               FRESH=1 re-derives everything into build/fresh/, RESULTS=DIR into DIR; SHIPPED=1 computes nothing)
 # make verify — re-derive N=3 shipped conditions (or FIG=fig3's) on this machine and compare
 # make test   — the test suite
 # All set up .venv on first use (packages; embedded models are converted when a condition first needs one).
@@ -18,7 +18,9 @@ SEEDS   ?= 0,1,2
 DEVICE  ?= auto
 # A folder of the original Berglund et al. files (e.g. ../shared/data/reversal_curse); empty: the generated set.
 RC_DATA ?=
-NB_ARGS  = --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS) --device $(DEVICE) --rc-data "$(RC_DATA)"
+# SHIPPED=1: compute nothing; the notebooks plot the records there are and the paper marks the rest as not run.
+SHIPPED ?=
+NB_ARGS  = --profile $(PROFILE) --model $(MODEL) --seeds $(SEEDS) --device $(DEVICE) --rc-data "$(RC_DATA)" $(if $(filter 1,$(SHIPPED)),--shipped)
 PYTEST_ARGS ?=
 # Where records, summaries and figures go: the checkout's results/ (its shipped records reused) unless told.
 FRESH   ?=
@@ -47,6 +49,7 @@ FIGURES := fig2 fig3 fig4 splitting process beyond claims
 help:
 	@echo "make paper    run every notebook (PROFILE=$(PROFILE) MODEL=$(MODEL) SEEDS=$(SEEDS) RC_DATA=$(RC_DATA)) and build paper/build/paper.pdf"
 	@echo "              from the shipped records in results/runs; FRESH=1 re-derives every one (RESULTS=DIR: into DIR)"
+	@echo "              SHIPPED=1 computes none: the PDF in minutes from the records there are, the rest marked not run"
 	@echo "make fig2     rerun one figure's notebook and recompile the paper (also: $(FIGURES))"
 	@echo "make scale    the model-scale notebook (08) with its missing conditions computed (hours), then the paper"
 	@echo "make verify   re-derive N=$(N) shipped conditions (FIG=fig3: one figure's) and compare with what ships"

@@ -94,6 +94,21 @@ def test_notebooks_run_and_paper_compiles(tmp_path, monkeypatch, capsys, smoke_r
     with pytest.raises(IcftError, match="method icl, options \\(nonsense_names: true\\), split reversal"):
         build.compile_pdf(tmp_path)
 
+    # SHIPPED=1: a build from the records there are computes none of the missing ones, says which, and the
+    # paper compiles, reading "not run" where a row is missing (the nonsense-name rows removed above too)
+    gone = next(p for p in (tmp_path / "results" / "runs" / "reversal_curse").glob("*.json")
+                if json.loads(p.read_text())["condition"]["augment"].get("kind") == "oracle")
+    gone.unlink()
+    capsys.readouterr()
+    build.run_notebooks(["06_beyond_the_paper", "07_claims"], "smoke", "tiny-gemma-3", "0", "cpu", out_dir=tmp_path / "build",
+                        shipped=True)
+    out = capsys.readouterr().out
+    assert f"[paper]     not run: {gone.stem}" in out and "SHIPPED=1: none of the 1 is computed" in out
+    assert not gone.exists()
+    assert re.search(rf"\[paper\] {total - 1} of {total} conditions from shipped records .*, 0 computed, 1 still missing", out)
+    build.compile_pdf(tmp_path)
+    assert json.loads((tmp_path / "results" / "optional.json").read_text())["provenance"]["missing"] == [gone.stem]
+
 
 # What the paper's `acc(...)` and `find(...)` calls with literal arguments read: (results file, method,
 # split, options, data set). Calls with computed arguments (tables built by `map`) are checked by compiling.
@@ -131,6 +146,18 @@ def test_bad_build_parameters_are_reported():
         build.notebook_paths(repo_root(), ["99_nothing"])
     with pytest.raises(IcftError, match="RC_DATA=nowhere is not a folder"):
         build.run_notebooks(None, "smoke", "tiny-gemma-3", "0", "cpu", rc_data="nowhere")
+
+
+def test_every_notebook_that_reads_records_takes_run_missing():
+    """A build that must not compute (SHIPPED=1, or the model scale under `make paper`) reaches each
+    notebook through `run_missing`; papermill passes only what it can parse (an '=' in the comment after
+    it is enough to lose it), and the build refuses a notebook it could not tell."""
+    import papermill as pm
+
+    from icft import plan
+
+    for path in build.notebook_paths(repo_root()):
+        assert ("run_missing" in pm.inspect_notebook(str(path))) == plan.reads_records(path.stem), path.name
 
 
 def test_every_notebook_that_runs_reversal_curse_conditions_takes_rc_data():

@@ -99,28 +99,41 @@ def missing_conditions(notebook: str, parameters: dict[str, Any]) -> int | None:
     return sum(not c.path().exists() for c in todo)
 
 
-def computes(notebook: str, parameters: dict[str, Any]) -> bool:
-    """Whether the notebook runs its missing conditions in this build: all do, but an on-demand one
-    (`plan.ON_DEMAND`, the model scale) only under `make scale` (`run_missing`)."""
+def counted(notebook: str, parameters: dict[str, Any]) -> bool:
+    """Whether the notebook's conditions are part of this build's plan (what its summary counts): every
+    notebook's, but an on-demand one's (`plan.ON_DEMAND`, the model scale) only under `make scale`
+    (`run_missing`)."""
     from . import plan
 
     return notebook not in plan.ON_DEMAND or bool(parameters.get("run_missing"))
+
+
+def computes(notebook: str, parameters: dict[str, Any]) -> bool:
+    """Whether the notebook runs its missing conditions in this build: those of the plan do, unless the
+    build reads the records there are only (`shipped`, `make paper SHIPPED=1`)."""
+    return counted(notebook, parameters) and not parameters.get("shipped")
 
 
 def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any], root: Path) -> float:
     """Execute one notebook with papermill; return its wall time in seconds."""
     import papermill as pm
 
+    from . import plan
     from .paths import results_dir
 
     declared = pm.inspect_notebook(str(path))
-    params = {k: v for k, v in parameters.items() if k in declared}
+    if "run_missing" not in declared and plan.reads_records(path.stem):
+        # papermill passes only what it parsed: without it the notebook would compute what this build must not
+        raise IcftError(f"notebook {path.name} declares no `run_missing` parameter that papermill can read",
+                        fix="put `run_missing = True` in its parameters cell (a comment after it must hold no '=')")
+    params = {k: v for k, v in {**parameters, "run_missing": computes(path.stem, parameters)}.items() if k in declared}
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / path.name
     tmp = out_dir / f".{path.stem}.running.ipynb"
     expected = missing_conditions(path.stem, parameters)
     if expected and not computes(path.stem, parameters):
-        print(f"[paper]     {expected} of its conditions have no record: plotted without them (`make scale` computes them)", flush=True)
+        how = "`make scale` computes them" if not counted(path.stem, parameters) else "`make paper` without SHIPPED=1 computes them"
+        print(f"[paper]     {expected} of its conditions have no record: plotted without them ({how})", flush=True)
         expected = None
     elif expected:
         print(f"[paper]     {expected} condition{'s' if expected > 1 else ''} to run (the rest are in results/runs)", flush=True)
@@ -144,16 +157,18 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any], root: Pa
 
 def run_notebooks(
     only: list[str] | None, profile: str, model: str, seeds: str, device: str, out_dir: Path | None = None,
-    rc_data: str | None = None, run_missing: bool = False,
+    rc_data: str | None = None, run_missing: bool = False, shipped: bool = False,
 ) -> dict[str, float]:
     """Run the notebooks in order; return each one's wall time in seconds. `rc_data` (a folder of the
     original Berglund et al. files, relative to the repository root or absolute) replaces the generated
     reversal-curse set in every notebook that declares an `rc_data` parameter. `run_missing`: the
-    on-demand notebooks (`plan.ON_DEMAND`) compute their missing conditions too (`make scale`)."""
+    on-demand notebooks (`plan.ON_DEMAND`) compute their missing conditions too (`make scale`).
+    `shipped`: no notebook computes anything; each plots the records there are, and the paper marks
+    what they lack as not run (`make paper SHIPPED=1`: the PDF in minutes while records are missing)."""
     check_profile(profile)
     root = repo_root()
     params = {"profile": profile, "model": model, "seeds": ",".join(map(str, parse_seeds(seeds))), "device": device,
-              "rc_data": rc_data or "", "run_missing": run_missing}
+              "rc_data": rc_data or "", "run_missing": run_missing, "shipped": shipped}
     if rc_data and not (root / rc_data).is_dir():  # root / an absolute path is that path
         raise IcftError(f"RC_DATA={rc_data} is not a folder", fix="give the folder that holds the Berglund et al. files "
                         "(names.txt, descriptions.txt, *_prompts_*.jsonl), e.g. RC_DATA=../shared/data/reversal_curse")
@@ -165,8 +180,10 @@ def run_notebooks(
           + (f" rc_data={rc_data}" if rc_data else ""), flush=True)
     before = plan_status(paths, params)
     print(f"[paper] {provenance.summary(before)}", flush=True)
+    if shipped and before.missing:
+        print(f"[paper] SHIPPED=1: none of the {len(before.missing)} is computed; the figures and the paper show them as not run", flush=True)
     for c in before.missing:
-        print(f"[paper]     to compute: {c.name}", flush=True)
+        print(f"[paper]     {'not run' if shipped else 'to compute'}: {c.name}", flush=True)
     for i, path in enumerate(paths, 1):
         print(f"[paper] ({i}/{len(paths)}) {path.stem} ...", flush=True)
         seconds = times[path.stem] = run_notebook(path, out_dir, params, root)
@@ -182,7 +199,8 @@ def run_notebooks(
     if verdicts:
         print(f"[paper] claims: {verdicts}", flush=True)
     after = plan_status(paths, params)
-    computed = len({c.key for c in before.missing} - {c.key for c in after.missing})
+    # a record another process wrote meanwhile is not this build's work when it computes nothing
+    computed = 0 if shipped else len({c.key for c in before.missing} - {c.key for c in after.missing})
     if not after.planned:  # notebooks of no condition (00_*), or on-demand ones reading what records there are
         from .plan import ON_DEMAND
 
@@ -191,7 +209,8 @@ def run_notebooks(
         return times
     print(f"[paper] {len(after.current) - computed} of {after.planned} conditions from shipped records "
           f"({provenance.origin([r for c, r in after.current if c.key not in {m.key for m in before.missing}])}), "
-          f"{computed} computed" + (f", {len(after.missing)} still missing" if after.missing else ""), flush=True)
+          f"{computed} computed" + (f", {len(after.missing)} still missing" if after.missing else "")
+          + (" (SHIPPED=1: the figures and the paper show them as not run)" if shipped and after.missing else ""), flush=True)
     return times
 
 
@@ -199,7 +218,7 @@ def plan_status(paths: list[Path], params: dict[str, Any]) -> "provenance.Status
     """The records the notebooks at `paths` use: current, stale or missing (`icft records status`)."""
     from . import plan
 
-    conditions = {c.key: c for p in paths if computes(p.stem, params)
+    conditions = {c.key: c for p in paths if counted(p.stem, params)
                   for c in plan.notebook_conditions(p.stem, params["profile"], params["model"], parse_seeds(params["seeds"]),
                                                     rc_data=params.get("rc_data") or None) or []}
     return provenance.status(list(conditions.values()))
@@ -334,7 +353,7 @@ def provenance_table(build_times: dict[str, Any] | None) -> dict[str, Any]:
         row = provenance.provenance_rows([rec])[0]
         rows.append({**row, "variant": text(variant_of(rec["condition"])), "machine": machines.index(desc) + 1})
     return {"summary": provenance.summary(st), "params": params, "machines": machines, "rows": rows,
-            "missing": [c.name for c in st.missing]}
+            "missing": [c.name for c in st.missing], "planned": st.planned}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -349,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     nb.add_argument("--device", default="auto")
     nb.add_argument("--rc-data", default="", metavar="DIR", help="folder of the original Berglund et al. files (default: the generated set)")
     nb.add_argument("--run-missing", action="store_true", help="the model-scale notebook computes its missing conditions too (make scale)")
+    nb.add_argument("--shipped", action="store_true", help="compute nothing: plot the records there are (make paper SHIPPED=1)")
     sub.add_parser("pdf", help="compile the paper")
     args = ap.parse_args(argv)
     try:
@@ -358,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 args.only = [figure_notebook(args.figure)]
             run_notebooks(args.only, args.profile, args.model, args.seeds, args.device, rc_data=args.rc_data or None,
-                          run_missing=args.run_missing)
+                          run_missing=args.run_missing, shipped=args.shipped)
         else:
             compile_pdf()
     except IcftError as e:

@@ -191,9 +191,19 @@ def condition(dataset: str, method: str = "pretrained", *, profile: str = DEFAUL
 
 
 def run_all(conditions: Sequence[Condition], *, device: str | None = None, root: Path | None = None,
-            progress: bool = True) -> list[dict[str, Any]]:
+            progress: bool = True, run_missing: bool = True) -> list[dict[str, Any]]:
     """Run (or reuse) each condition in turn (on `device` if given), one line per condition; the
-    records in the same order. Progress bars are left to the line per condition."""
+    records in the same order. Progress bars are left to the line per condition.
+
+    `run_missing=False` runs nothing: the records there are, and a line naming the conditions that have
+    none (a build from the shipped records, `make paper SHIPPED=1`; the figures and the paper show them
+    as not run)."""
+    if not run_missing:
+        found, missing = existing_records(conditions, root)
+        if progress and missing:
+            print(f"{len(missing)} of {len(conditions)} conditions have no record and were not run (a build from the "
+                  f"records there are): {', '.join(c.name for c in missing)}", flush=True)
+        return found
     import warnings
 
     from transformers.utils import logging as hf_logging
