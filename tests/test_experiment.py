@@ -150,6 +150,10 @@ def test_records_table_and_grouped_bars(tmp_path):
     expected = [table.set_index(["method", "split"]).loc[(m, s), "accuracy"] for m in ("pretrained", "icl") for s in ("forward", "reversal")]
     assert heights == pytest.approx(expected)
     assert len(ax.collections) >= 2  # the chance lines
+    assert not [t for t in ax.texts if t.get_text() == "no record"]
+    # a method asked for with no record (a build from the records there are) is marked on each of its bars
+    ax = plots.grouped_bars(table, order=["forward", "reversal"], hue_order=["pretrained", "icl", "finetune"])
+    assert [t.get_text() for t in ax.texts] == ["no record", "no record"]
 
 
 def test_binomial_test_and_validity_checks():

@@ -116,8 +116,11 @@ def grouped_bars(
         yerr = rows[err].to_numpy(dtype=float) if err else None
         if yerr is not None and err != "se" and "se" in rows:  # e.g. se over subsets, where a split has one subset
             yerr = np.where(np.isnan(yerr), rows["se"].to_numpy(dtype=float), yerr)
-        ax.bar(x, rows[value].to_numpy(dtype=float), width, yerr=yerr, label=display(h), color=colours[h],
-               error_kw={"elinewidth": 0.8, "capsize": 1.5})
+        values = rows[value].to_numpy(dtype=float)
+        ax.bar(x, values, width, yerr=yerr, label=display(h), color=colours[h], error_kw={"elinewidth": 0.8, "capsize": 1.5})
+        # a bar asked for but absent (a build from the records there are) is marked, not left as a gap
+        for xi in x[np.isnan(values)]:
+            ax.text(xi, 0.02, "no record", rotation=90, ha="center", va="bottom", fontsize=5, color="grey")
     for i, g in enumerate(groups):
         level = chance if isinstance(chance, (int, float)) else (table.loc[table[group] == g, chance].mean() if chance else None)
         if level is not None:
