@@ -117,6 +117,7 @@ def test_records_status_lists_current_stale_missing_and_unusable(tmp_path, monke
     assert f"1 of {len(todo)} conditions from shipped records" in out and f"current  {todo[0].name}" in out
     assert f"missing  {todo[2].name}" in out
     assert f"unusable {broken}: " in out and "not a readable results record" in out
+    assert "`make paper SHIPPED=1` builds the paper meanwhile" in out  # what a reader can do until they ship
 
 
 def test_auto_precision_is_resolved_into_the_key_and_the_profiles_pin_it():

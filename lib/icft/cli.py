@@ -206,9 +206,7 @@ def _plan_conditions(args: argparse.Namespace, notebook: str = "all") -> list[An
 
 
 def _records_status(args: argparse.Namespace) -> int:
-    from . import provenance
-
-    from . import plan
+    from . import plan, provenance
 
     st = provenance.status(plan.every_condition(args.profile, args.model, plan.parse_seeds(args.seeds), rc_data=args.rc_data or None))
     print(f"plan: all notebooks (with {', '.join(plan.ON_DEMAND)}, which `make scale` computes), "
@@ -239,6 +237,9 @@ def _records_status(args: argparse.Namespace) -> int:
         for path in doomed:
             path.unlink(missing_ok=True)
         print(f"removed {len(doomed)} stale records (git shows them as deleted; commit the re-derived ones)")
+    if st.missing:
+        print("`icft plan all --missing` (and `icft plan 08_model_scale --missing`) prints their `icft run` commands; "
+              "`make paper SHIPPED=1` builds the paper meanwhile from the records there are")
     return 0
 
 
