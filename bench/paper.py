@@ -97,6 +97,33 @@ def notebook_keys(notebooks: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
+def first_build_plan(profile: str = "quick", model: str = "gemma-3-270m") -> list[Any]:
+    """The first build's 67 conditions as today's conditions: what issue 18's compute target (a third of
+    its 6.3 CPU hours) is measured on, before issue 19's designs added seeds and ablations on purpose.
+
+    Its plan (commit 3f35b73, seeds 0-1): the four methods on the four headline data sets for both seeds;
+    the nonsense-name pretrained and ICL runs; semantic structure's independent and cumulative splitting
+    at the unsplit run's steps (today's matched-steps runs; its unsplit base was the headline FT) and
+    local and global augmentation ("both" is the headline); process knowledge's four methods; and on
+    the first seed the other model's headline runs, the oracles and relevant-only ICL on every headline
+    data set but semantic structure."""
+    from icft import plan
+
+    seeds, s = [0, 1], 0
+    rc = plan.reversal_curse(profile, model, seeds)
+    out = rc["main"] + rc["nonsense"]
+    for d in plan.HEADLINE_DATASETS[1:]:
+        out += plan.headline(d, profile, model, seeds)
+    out += [c for c in plan.sentence_splitting(profile, model, seeds).get("semantic_structure", [])
+            if c.method == "finetune" and c.seed == s and "token_epochs" not in c.finetune and c.finetune.get("split") != "none"]
+    out += [c for c in plan.semantic_structure(profile, model, seeds)["augmentation"] if c.seed == s and c.augment.get("kind")]
+    out += plan.headline("process_knowledge", profile, model, [s])
+    beyond = plan.beyond_the_paper(profile, model, seeds)
+    out += beyond["other_model"] + beyond["oracle"]
+    out += [c for c in beyond["relevant_only"] if c.dataset != "semantic_structure"]
+    return list({c.key: c for c in out}.values())
+
+
 def table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
@@ -177,6 +204,19 @@ def main(argv: list[str] | None = None) -> int:
     if pairs:
         print(f"training tokens: {ours:,} in {len(pairs)} fine-tuning records; at the first build's budgets {first:,} "
               f"({first / ours:.1f}x; its LoRA cost 2/3 to 1 of our body-only FT per token)")
+    first_plan = None
+    try:
+        first_keys = [c.key for c in first_build_plan()]
+    except ImportError:
+        first_keys = []
+    if first_keys:
+        have = [k for k in first_keys if k in recs]
+        sums = stage_sums(have)
+        first_plan = {"conditions": len(first_keys), "records": len(have), "stages": sums,
+                      "seconds": sum(sums.values()), "flops": sum(sum(recs[k]["flops"].values()) for k in have)}
+        print(f"the first build's plan at today's settings (issue 18's target: 2 CPU hours, a third of its 6.3): "
+              f"{len(have)} of its {len(first_keys)} conditions have records, {first_plan['seconds'] / 3600:.1f} CPU hours "
+              f"({', '.join(f'{LABELS[k]} {v / 3600:.2f} h' for k, v in sums.items())}), {first_plan['flops'] / 1e12:,.0f} TFLOP")
     shares = {s: (totals[s] / total if total else 0.0) for s in STAGES}
     order = sorted(STAGES, key=lambda s: shares[s])
     print("share of the recorded time: " + ", ".join(f"{LABELS[s]} {shares[s]:.0%}" for s in order))
@@ -185,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "record_seconds": totals, "record_shares": shares, "records": len(recs), "record_flops": flops,
         "total_flops": sum(flops.values()), "machines": machines,
         "training_tokens": {"ours": ours, "first_build_budget": first, "records": len(pairs)},
-        "biggest": order[-1] if total else None,
+        "first_build_plan": first_plan, "biggest": order[-1] if total else None,
     }
     atomic_write_json(Path(args.out) if args.out else results / "bench" / "paper.json", record)
     if total:
