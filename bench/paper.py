@@ -116,8 +116,7 @@ def first_build_plan(profile: str = "quick", model: str = "gemma-3-270m") -> lis
     seeds, s = [0, 1], 0
     rc = plan.reversal_curse(profile, model, seeds)
     out = rc["main"] + rc["nonsense"]
-    for d in plan.HEADLINE_DATASETS[1:]:
-        out += plan.headline(d, profile, model, seeds)
+    out += [c for d in plan.HEADLINE_DATASETS if d != "reversal_curse" for c in plan.headline(d, profile, model, seeds)]
     out += [c for c in plan.sentence_splitting(profile, model, seeds).get("semantic_structure", [])
             if c.method == "finetune" and c.seed == s and "token_epochs" not in c.finetune and c.finetune.get("split") != "none"]
     out += [c for c in plan.semantic_structure(profile, model, seeds)["augmentation"] if c.seed == s and c.augment.get("kind")]
