@@ -13,8 +13,9 @@ context to write more training data, then fine-tune on the documents plus these 
   (instruction + documents) is run ONCE (`scoring.prefill`) and its key/value cache is reused for
   every focus document, so each document costs only its own tokens (`icft.generate`).
 - **oracle**: the true statements of the data set's own logical closure of its TRAINING facts
-  (`icft.datasets.oracle_sentences`; a `share` of them if set): an upper bound of what
-  augmentation can give. NOT the paper's method, and labelled so in every record it makes (meta
+  (`icft.datasets.oracle_sentences`; the budget `share` of them, as for the model-written kinds, so
+  that the two differ in what they state and not in how much): an upper bound of what
+  augmentation of that size can give. NOT the paper's method, and labelled so in every record it makes (meta
   "oracle": True).
 
 The budget (`AugmentConfig.share`) is the share of distinct sentences, documents and oracle
