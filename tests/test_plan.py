@@ -145,7 +145,7 @@ def test_summary_pools_seeds_and_counts_each_record_once():
     assert variant_of(nonsense["condition"]) == Variant.of("icl", nonsense_names=True)
     assert labels.text(variant_of(nonsense["condition"])) == "ICL (nonsense names)"  # made only to be shown
     assert analysis.row(analysis.summary([r0, nonsense]), Variant.of("icl", nonsense_names=True), "reversal")["accuracy"] == 0.3
-    # the bar of notebook 06: the whole closure, whatever the profile's budgets for model-written augmentation
+    # the bar of notebook 06: the oracle at the profile's budget share, never under the smoke profile's sentence cap
     oracle = Variant.of("augmented", kind="oracle", max_sentences=None)
     for profile in ("smoke", "quick", "full"):
         planned = plan.beyond_the_paper(profile, "gemma-3-270m", [0])["oracle"]
@@ -275,6 +275,20 @@ def test_claims_show_failed_preconditions_beside_the_verdict():
     trained = [c for c in c1["caveats"] if not c.startswith("no word-statistics shortcut")]  # that one is the data's (above)
     assert len(trained) == 1 and "d2p 60%" in trained[0] and "95%" in trained[0]  # ... and flagged
     assert "Precondition* not met" in claims.to_markdown([c1])
+
+
+def test_a_seed_below_95_percent_is_named_where_the_pooled_accuracy_is_above():
+    recs = _rc(0.02, 0.95, 0.93, 0.25)
+    for r in recs:
+        if r["condition"]["method"] == "finetune":
+            acc = {0: 0.98, 1: 0.92}[r["condition"]["seed"]]
+            r["validity"] = {"ok": acc >= 0.95}
+            r["accuracy"]["d2p"] = {"accuracy": acc, "n": 100, "chance": 0.25, "se": 0.0, "subsets": {}}
+            r["questions"] += _questions("d2p", acc, 100, seed=r["condition"]["seed"])
+    t = analysis.summary(recs)
+    assert analysis.row(t, "finetune", "d2p")["seed_accuracy"] == {0: 0.98, 1: 0.92}
+    trained = [c for c in _claim(recs, "C1")["caveats"] if not c.startswith("no word-statistics shortcut")]
+    assert len(trained) == 1 and "d2p 95% (by seed: s0 98%, s1 92%)" in trained[0], trained
 
 
 def test_random_models_hold_no_claim():

@@ -60,13 +60,13 @@ def bootstrap(records: Sequence[dict[str, Any]], replicates: int | None = None, 
 
 
 SUMMARY_COLUMNS = ["dataset", "source", "model", "profile", "variant", "method", "split", "accuracy", "se", "ci_low", "ci_high",
-                   "n", "n_seeds", "seeds", "seed_sd", "chance", "se_subsets", "subsets", "valid"]
+                   "n", "n_seeds", "seeds", "seed_accuracy", "seed_sd", "chance", "se_subsets", "subsets", "valid"]
 
 
 def summary(records: Sequence[dict[str, Any]], boot: Bootstrap | None = None) -> pd.DataFrame:
     """One row per variant (dataset, model, `Variant`) and split: accuracy pooled over seeds, its
-    bootstrap se and 95% interval (`bootstrap`), n (questions, all seeds), seeds, the seed-to-seed sd,
-    chance, se over subsets."""
+    bootstrap se and 95% interval (`bootstrap`), n (questions, all seeds), seeds, each seed's accuracy
+    (`seed_accuracy`, seed -> accuracy) and their sd, chance, se over subsets."""
     boot = boot if boot is not None else bootstrap(records)
     rows: dict[tuple, dict[str, Any]] = {}
     for rec in unique(records):
@@ -104,7 +104,8 @@ def summary(records: Sequence[dict[str, Any]], boot: Bootstrap | None = None) ->
             "dataset": r["dataset"], "source": r["source"], "model": r["model"], "profile": r["profile"], "variant": r["variant"],
             "method": r["method"], "split": r["split"], "accuracy": p, "se": se,
             "ci_low": lo, "ci_high": hi, "n": n,
-            "n_seeds": len(ps), "seeds": ",".join(map(str, sorted(r["seeds"]))), "seed_sd": sd,
+            "n_seeds": len(ps), "seeds": ",".join(map(str, sorted(r["seeds"]))),
+            "seed_accuracy": dict(sorted(zip(r["seeds"], ps))), "seed_sd": sd,
             "chance": r["chance_sum"] / n,
             "se_subsets": sum(r["se_subsets"]) / len(r["se_subsets"]) if r["se_subsets"] else float("nan"),
             "subsets": {s: v[0] / v[1] for s, v in sorted(r["subsets"].items())},
