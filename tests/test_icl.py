@@ -6,7 +6,7 @@ import pytest
 
 from icft import datasets, icl
 from icft.errors import IcftError
-from icft.scoring import ContextTooLongError, score
+from icft.scoring import ContextTooLongError, build_requests, prefix_tokens, score
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,30 @@ def test_too_long_context_says_which_fraction_fits(tiny_smollm2, reversals, monk
     assert 0 < fits < 1
     # the advertised fraction does fit (its documents are a subset of the ones that did not)
     icl.evaluate(model, tok, docs, questions, icl.ICLOptions(fraction=fits), progress=False)
+
+
+def test_relevant_only_auto_takes_the_largest_fraction_whose_every_context_fits(tiny_smollm2, reversals, monkeypatch):
+    model, tok = tiny_smollm2
+    docs, questions = reversals
+    auto = icl.ICLOptions(fraction="auto", relevant_only=True)
+    assert icl.resolve(model, tok, docs, questions, auto).fraction == 1.0  # the 8k window holds them all
+    longest_row = max(len(r.tokens) for r in build_requests(tok, questions, "")[1])
+
+    def longest_context(fraction: float) -> int:
+        chosen = icl.select_documents(docs, fraction, 0)
+        return max(len(prefix_tokens(tok, icl.build_context(tok, icl.relevant_documents(chosen, q)))) for q in questions)
+
+    assert longest_context(0.25) < longest_context(1.0)
+    # a window the longest context alone fills: no question fits beside it
+    monkeypatch.setattr(model.config, "max_position_embeddings", longest_context(1.0))
+    with pytest.raises(ContextTooLongError) as e:
+        icl.evaluate(model, tok, docs, questions, icl.ICLOptions(relevant_only=True), progress=False)
+    assert "or use relevant_only" not in e.value.fix  # it is already relevant-only
+    fraction = icl.resolve(model, tok, docs, questions, auto).fraction
+    assert 0 < fraction < 1 and longest_context(fraction) + longest_row <= model.config.max_position_embeddings
+    assert longest_context(2 * fraction) + longest_row > model.config.max_position_embeddings  # the largest that fits
+    res = icl.evaluate(model, tok, docs, questions, auto, progress=False)
+    assert len(res.questions) == len(questions)
 
 
 @pytest.mark.parametrize("kwargs", [{"fraction": 0}, {"fraction": 1.5}, {"seed": -1}])

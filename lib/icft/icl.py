@@ -112,20 +112,29 @@ def resolve(model: Any, tokenizer: Any, documents: Sequence[Document], questions
             options: ICLOptions = ICLOptions()) -> ICLOptions:
     """`options` with fraction "auto" made a number: the largest of 1, 1/2, 1/4, ... of the documents
     whose context fits the model's window beside the longest question (`scoring.room`, the rule the
-    scoring engine enforces). With `relevant_only`, or a model that states no window: all of them."""
+    scoring engine enforces); with `relevant_only`, whose every question's context fits (SmolLM2's 8k
+    window holds the documents one semantic-structure question names only from half of them). A model
+    that states no window: all of them. Where all fit, as before this rule covered `relevant_only`,
+    the fraction is 1."""
     if options.fraction != "auto":
         return options
-    if options.relevant_only:
-        return dataclasses.replace(options, fraction=1.0)
     _, requests = build_requests(tokenizer, questions, "")
     budget = room(model, max(len(r.tokens) for r in requests))
     if budget is None:
         return dataclasses.replace(options, fraction=1.0)
-    fraction = largest_fraction(documents, options.seed,
-                                lambda chosen: len(prefix_tokens(tokenizer, build_context(tokenizer, chosen, options))) <= budget)
+
+    def fits(chosen: list[Document]) -> bool:
+        if not options.relevant_only:
+            return len(prefix_tokens(tokenizer, build_context(tokenizer, chosen, options))) <= budget
+        # questions about the same entities share a context: tokenize each distinct one once
+        texts = {build_context(tokenizer, relevant_documents(chosen, q), options) for q in questions}
+        return all(len(prefix_tokens(tokenizer, t)) <= budget for t in texts)
+
+    fraction = largest_fraction(documents, options.seed, fits)
     if fraction == 0.0:
         raise IcftError(f"not even one of the {len(documents)} documents fits the model's window beside the longest question",
-                        fix="use icl.relevant_only=true, or a model with a longer window")
+                        fix="use a model with a longer window" if options.relevant_only else
+                        "use icl.relevant_only=true, or a model with a longer window")
     return dataclasses.replace(options, fraction=fraction)
 
 
@@ -146,12 +155,10 @@ def evaluate(
     try:
         return score(model, tokenizer, questions, ctx, normalization=normalization, progress=progress, **score_kwargs)
     except ContextTooLongError as e:
-        if options.relevant_only:
-            raise
         fits = resolve(model, tokenizer, documents, questions, dataclasses.replace(options, fraction="auto")).fraction
         raise ContextTooLongError(
             f"ICL with a fraction {options.fraction:g} of {len(documents)} documents does not fit: {e.what}",
             fix=f"set the ICL fraction to at most {fits:.4g} ({round(fits * len(documents))} documents): "
-                "fraction auto chooses it, or use relevant_only",
+                "fraction auto chooses it" + ("" if options.relevant_only else ", or use relevant_only"),
             context_tokens=e.context_tokens, longest_row=e.longest_row, window=e.window,
         ) from None
