@@ -139,6 +139,11 @@ def test_in_context_flags_the_questions_whose_facts_the_context_left_out():
     # document of a wrong choice's entity ("snig"): only the prompt's and the answer's entities count
     seed = next(s for s in range(100) if {d.id for d in icl.select_documents(docs, 0.5, s)} == {"d0", "d3"})
     assert icl.in_context(docs, questions, 0.5, seed) == [True, False]
+    # relevant-only ICL keeps, of the chosen documents, those naming one of the question's entities: the
+    # same facts, so the same questions are in context
+    chosen = icl.select_documents(docs, 0.5, seed)
+    named = [{e for d in icl.relevant_documents(chosen, q) for e in d.meta["entities"]} for q in questions]
+    assert [set(q.meta["entities"][:2]) <= n for q, n in zip(questions, named)] == [True, False]
 
 
 def test_in_context_records_subset_an_icl_record_on_part_of_the_documents():
@@ -155,3 +160,6 @@ def test_in_context_records_subset_an_icl_record_on_part_of_the_documents():
     assert len(derived["questions"]) == sum(inside) < len(qs)
     assert derived["condition"]["icl"]["in_context_only"] is True and derived["key"] != rec["key"]
     assert analysis.in_context_records([{**rec, "icl": {**rec["icl"], "fraction": 1.0}}]) == []
+    # a relevant-only record whose window held part of the documents (fraction auto) is subset alike
+    (relevant,) = analysis.in_context_records([{**rec, "key": "k2", "icl": {**rec["icl"], "relevant_only": True}}])
+    assert [q["id"] for q in relevant["questions"]] == [q["id"] for q in derived["questions"]]

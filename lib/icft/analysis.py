@@ -245,7 +245,7 @@ def in_context_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]
     out, skipped = [], []
     for rec in unique(records):
         c, opts = rec["condition"], rec.get("icl") or {}
-        if c["method"] != "icl" or opts.get("relevant_only") or float(opts.get("fraction", 1.0)) >= 1.0:
+        if c["method"] != "icl" or float(opts.get("fraction", 1.0)) >= 1.0:
             continue
         try:
             gen, _, _ = datasets.generate(c["dataset"], c["profile"], c["seed"], **(c.get("data_options") or {}))
