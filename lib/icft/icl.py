@@ -112,8 +112,8 @@ def resolve(model: Any, tokenizer: Any, documents: Sequence[Document], questions
             options: ICLOptions = ICLOptions()) -> ICLOptions:
     """`options` with fraction "auto" made a number: the largest of 1, 1/2, 1/4, ... of the documents
     whose context fits the model's window beside the longest question (`scoring.room`, the rule the
-    scoring engine enforces); with `relevant_only`, whose every question's context fits (SmolLM2's 8k
-    window holds the documents one semantic-structure question names only from half of them). A model
+    scoring engine enforces); with `relevant_only`, whose every question's context fits (the documents
+    one quick semantic-structure question names reach 12,432 tokens, past SmolLM2's 8k window). A model
     that states no window: all of them. Where all fit, as before this rule covered `relevant_only`,
     the fraction is 1."""
     if options.fraction != "auto":
