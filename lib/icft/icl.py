@@ -105,6 +105,11 @@ def contexts(tokenizer: Any, documents: Sequence[Document], questions: Sequence[
     chosen = select_documents(documents, options.fraction, options.seed)
     if not options.relevant_only:
         return build_context(tokenizer, chosen, options)
+    return _relevant_contexts(tokenizer, chosen, questions, options)
+
+
+def _relevant_contexts(tokenizer: Any, chosen: Sequence[Document], questions: Sequence[Question], options: ICLOptions) -> list[str]:
+    """Each question's context: the chosen documents that name one of its entities."""
     return [build_context(tokenizer, relevant_documents(chosen, q), options) for q in questions]
 
 
@@ -127,7 +132,7 @@ def resolve(model: Any, tokenizer: Any, documents: Sequence[Document], questions
         if not options.relevant_only:
             return len(prefix_tokens(tokenizer, build_context(tokenizer, chosen, options))) <= budget
         # questions about the same entities share a context: tokenize each distinct one once
-        texts = {build_context(tokenizer, relevant_documents(chosen, q), options) for q in questions}
+        texts = set(_relevant_contexts(tokenizer, chosen, questions, options))
         return all(len(prefix_tokens(tokenizer, t)) <= budget for t in texts)
 
     fraction = largest_fraction(documents, options.seed, fits)
