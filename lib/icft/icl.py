@@ -119,8 +119,7 @@ def resolve(model: Any, tokenizer: Any, documents: Sequence[Document], questions
     whose context fits the model's window beside the longest question (`scoring.room`, the rule the
     scoring engine enforces); with `relevant_only`, whose every question's context fits (the documents
     one quick semantic-structure question names reach 12,432 tokens, past SmolLM2's 8k window). A model
-    that states no window: all of them. Where all fit, as before this rule covered `relevant_only`,
-    the fraction is 1."""
+    that states no window: all of them."""
     if options.fraction != "auto":
         return options
     _, requests = build_requests(tokenizer, questions, "")
@@ -129,10 +128,9 @@ def resolve(model: Any, tokenizer: Any, documents: Sequence[Document], questions
         return dataclasses.replace(options, fraction=1.0)
 
     def fits(chosen: list[Document]) -> bool:
-        if not options.relevant_only:
-            return len(prefix_tokens(tokenizer, build_context(tokenizer, chosen, options))) <= budget
-        # questions about the same entities share a context: tokenize each distinct one once
-        texts = set(_relevant_contexts(tokenizer, chosen, questions, options))
+        # relevant-only: questions about the same entities share a context, so each distinct one is tokenized once
+        texts = set(_relevant_contexts(tokenizer, chosen, questions, options)) if options.relevant_only \
+            else {build_context(tokenizer, chosen, options)}
         return all(len(prefix_tokens(tokenizer, t)) <= budget for t in texts)
 
     fraction = largest_fraction(documents, options.seed, fits)
