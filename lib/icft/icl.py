@@ -128,9 +128,10 @@ def resolve(model: Any, tokenizer: Any, documents: Sequence[Document], questions
         return dataclasses.replace(options, fraction=1.0)
 
     def fits(chosen: list[Document]) -> bool:
-        # relevant-only: questions about the same entities share a context, so each distinct one is tokenized once
-        texts = set(_relevant_contexts(tokenizer, chosen, questions, options)) if options.relevant_only \
-            else {build_context(tokenizer, chosen, options)}
+        if options.relevant_only:  # questions about the same entities share a context: tokenize each distinct one once
+            texts = set(_relevant_contexts(tokenizer, chosen, questions, options))
+        else:
+            texts = {build_context(tokenizer, chosen, options)}
         return all(len(prefix_tokens(tokenizer, t)) <= budget for t in texts)
 
     fraction = largest_fraction(documents, options.seed, fits)
