@@ -102,14 +102,13 @@ def build_context(tokenizer: Any, documents: Sequence[Document], options: ICLOpt
 
 def contexts(tokenizer: Any, documents: Sequence[Document], questions: Sequence[Question], options: ICLOptions = ICLOptions()) -> str | list[str]:
     """One shared context, or with `relevant_only` one context per question."""
-    chosen = select_documents(documents, options.fraction, options.seed)
+    return _contexts_of(tokenizer, select_documents(documents, options.fraction, options.seed), questions, options)
+
+
+def _contexts_of(tokenizer: Any, chosen: Sequence[Document], questions: Sequence[Question], options: ICLOptions) -> str | list[str]:
+    """`contexts` for documents already chosen: all of them, or each question's that name one of its entities."""
     if not options.relevant_only:
         return build_context(tokenizer, chosen, options)
-    return _relevant_contexts(tokenizer, chosen, questions, options)
-
-
-def _relevant_contexts(tokenizer: Any, chosen: Sequence[Document], questions: Sequence[Question], options: ICLOptions) -> list[str]:
-    """Each question's context: the chosen documents that name one of its entities."""
     return [build_context(tokenizer, relevant_documents(chosen, q), options) for q in questions]
 
 
@@ -128,10 +127,9 @@ def resolve(model: Any, tokenizer: Any, documents: Sequence[Document], questions
         return dataclasses.replace(options, fraction=1.0)
 
     def fits(chosen: list[Document]) -> bool:
-        if options.relevant_only:  # questions about the same entities share a context: tokenize each distinct one once
-            texts = set(_relevant_contexts(tokenizer, chosen, questions, options))
-        else:
-            texts = {build_context(tokenizer, chosen, options)}
+        found = _contexts_of(tokenizer, chosen, questions, options)
+        # questions about the same entities share a context: tokenize each distinct one once
+        texts = {found} if isinstance(found, str) else set(found)
         return all(len(prefix_tokens(tokenizer, t)) <= budget for t in texts)
 
     fraction = largest_fraction(documents, options.seed, fits)
