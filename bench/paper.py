@@ -80,6 +80,19 @@ def _tokens(rec: dict[str, Any]) -> tuple[int, int] | None:
     return t["tokens"], round(t["tokens"] / epochs * first)
 
 
+def machine_speeds(recs: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per machine the records were made on, GFLOP/s of each stage: its records' FLOPs over their seconds
+    (stages under a second left out). Records made with the cores shared lower it: a floor, not a peak."""
+    sums: dict[str, dict[str, list[float]]] = {}
+    for r in recs.values():
+        for s in FLOP_STAGES:
+            if r["flops"][s] > 0 and r["timings"].get(s, 0.0) >= 1.0:
+                acc = sums.setdefault(r["machine"], {}).setdefault(s, [0.0, 0.0])
+                acc[0] += r["flops"][s]
+                acc[1] += r["timings"][s]
+    return {m: {s: f / t / 1e9 for s, (f, t) in v.items()} for m, v in sums.items()}
+
+
 def notebook_keys(notebooks: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     """Per notebook (build order), the keys of the conditions it lists at the settings it ran with."""
     try:
@@ -215,19 +228,30 @@ def main(argv: list[str] | None = None) -> int:
     if first_keys:
         have = [k for k in first_keys if k in recs]
         sums = stage_sums(have)
+        stage_flops = {s: sum(recs[k]["flops"][s] for k in have) for s in FLOP_STAGES}
         first_plan = {"conditions": len(first_keys), "records": len(have), "stages": sums,
-                      "seconds": sum(sums.values()), "flops": sum(sum(recs[k]["flops"].values()) for k in have)}
+                      "seconds": sum(sums.values()), "flops": sum(stage_flops.values()), "stage_flops": stage_flops}
         print(f"the first build's plan at today's settings (issue 18's target: a third of its "
               f"{FIRST_BUILD_CPU_HOURS} CPU hours): "
               f"{len(have)} of its {len(first_keys)} conditions have records, {first_plan['seconds'] / 3600:.1f} CPU hours "
               f"({', '.join(f'{LABELS[k]} {v / 3600:.2f} h' for k, v in sums.items())}), {first_plan['flops'] / 1e12:,.0f} TFLOP")
+    speeds = machine_speeds(recs)
+    for m, v in speeds.items():
+        est = ""
+        if first_plan and all(s in v for s in FLOP_STAGES):
+            # the plan's FLOPs at this machine's rates, plus loading and data as recorded: what it would take there alone
+            hours = (sum(first_plan["stage_flops"][s] / (v[s] * 1e9) for s in FLOP_STAGES)
+                     + first_plan["stages"]["load_model"] + first_plan["stages"]["data"]) / 3600
+            first_plan.setdefault("hours_by_machine", {})[m] = hours
+            est = f"; the first build's plan at these rates: {hours:.1f} CPU hours"
+        print(f"GFLOP/s on {m}: " + ", ".join(f"{LABELS[s]} {v[s]:.0f}" for s in FLOP_STAGES if s in v) + est)
     shares = {s: (totals[s] / total if total else 0.0) for s in STAGES}
     order = sorted(STAGES, key=lambda s: shares[s])
     print("share of the recorded time: " + ", ".join(f"{LABELS[s]} {shares[s]:.0%}" for s in order))
     record = {
         "benchmark": "paper", "results": str(results), "notebooks": per_notebook, "notebook_wall_seconds": wall_total,
         "record_seconds": totals, "record_shares": shares, "records": len(recs), "record_flops": flops,
-        "total_flops": sum(flops.values()), "machines": machines,
+        "total_flops": sum(flops.values()), "machines": machines, "gflops_per_second": speeds,
         "training_tokens": {"ours": ours, "first_build_budget": first, "records": len(pairs)},
         "first_build_plan": first_plan, "biggest": order[-1] if total else None,
     }

@@ -61,3 +61,18 @@ def test_run_all_merges(tmp_path: Path) -> None:
     assert merged["paper"]["status"] == "ok"
     assert merged["finetune"]["status"] == "skipped"  # never run in this results folder
     assert {"cpu", "cores", "torch_threads"} <= set(merged["machine"])
+
+
+def test_paper_bench_gives_each_machine_its_rate_per_stage() -> None:
+    """bench/paper.py's GFLOP/s per machine: FLOPs over seconds summed over that machine's records, stages
+    under a second left out (their seconds are mostly overhead)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_paper", BENCH / "paper.py")
+    paper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(paper)
+    rec = lambda m, train, t, ev, e: {"machine": m, "flops": {"train": train, "augment": 0.0, "eval": ev},  # noqa: E731
+                                      "timings": {"train": t, "eval": e}}
+    speeds = paper.machine_speeds({"a": rec("zen3", 6e12, 100.0, 1e9, 0.5), "b": rec("zen3", 2e12, 100.0, 8e11, 2.0),
+                                   "c": rec("xeon", 4e12, 20.0, 0.0, 0.0)})
+    assert speeds == {"zen3": {"train": pytest.approx(40.0), "eval": pytest.approx(400.0)}, "xeon": {"train": pytest.approx(200.0)}}
