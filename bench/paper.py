@@ -11,7 +11,8 @@ Each record is attributed to the first notebook (in build order) whose condition
 the notebook's profile, model and seeds) include it: in a fresh build that notebook ran it and later
 ones reused it. Records no current notebook lists (runs by hand, other profiles, conditions whose
 settings changed since) are shown as "other records". A notebook's wall time minus its records'
-stages is "rest" (kernel start, reading records, plots, reused records' loading).
+stages is "rest" (kernel start, reading records, plots, reused records' loading); after a build from
+shipped records (SHIPPED=1) the whole wall time is rest, and where a run reused records it is left out.
 
     python bench/paper.py [--results DIR]
 
@@ -59,7 +60,7 @@ def records(results: Path) -> dict[str, dict[str, Any]]:
         m = rec.get("machine") or {}
         where = f"{m.get('cpu', '?')} ({'+'.join(m.get('cpu_flags') or []) or 'no flags'}, {m.get('threads', '?')} threads)"
         out[str(rec.get("key") or path.stem)] = {"name": path.stem, "dataset": cond.get("dataset"), "method": cond.get("method"),
-                                                 "profile": cond.get("profile"), "timings": timings, "flops": flops,
+                                                 "profile": cond.get("profile"), "model": cond.get("model"), "timings": timings, "flops": flops,
                                                  "machine": where, "tokens": _tokens(rec)}
     return out
 
@@ -80,11 +81,14 @@ def _tokens(rec: dict[str, Any]) -> tuple[int, int] | None:
     return t["tokens"], round(t["tokens"] / epochs * first)
 
 
-def machine_speeds(recs: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+def machine_speeds(recs: dict[str, dict[str, Any]], model: str | None = None) -> dict[str, dict[str, float]]:
     """Per machine the records were made on, GFLOP/s of each stage: its records' FLOPs over their seconds
-    (stages under a second left out). Records made with the cores shared lower it: a floor, not a peak."""
+    (stages under a second left out), of `model`'s records only where given (rates differ by model, so
+    machines compare on the same work). Records made with the cores shared lower it: a floor, not a peak."""
     sums: dict[str, dict[str, list[float]]] = {}
     for r in recs.values():
+        if model is not None and r.get("model") != model:
+            continue
         for s in FLOP_STAGES:
             if r["flops"][s] > 0 and r["timings"].get(s, 0.0) >= 1.0:
                 acc = sums.setdefault(r["machine"], {}).setdefault(s, [0.0, 0.0])
@@ -153,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", default=None, help="the results folder (default $ICFT_RESULTS or results/)")
     ap.add_argument("--out", default=None, help="JSON file (default <results>/bench/paper.json)")
     ap.add_argument("--profile", default="quick", help="without build_times.json: the plan's profile to attribute records")
-    ap.add_argument("--model", default="gemma-3-270m", help="without build_times.json: the plan's model")
+    ap.add_argument("--model", default="gemma-3-270m",
+                    help="without build_times.json: the plan's model; always: the model whose records give each machine's GFLOP/s")
     ap.add_argument("--seeds", default=DEFAULT_SEEDS, help="without build_times.json: the plan's seeds")
     args = ap.parse_args(argv)
     from icft.io import atomic_write_json
@@ -194,7 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         sums = stage_sums(keys)
         wall = notebooks.get(name, {}).get("seconds")
         recorded = sum(sums.values())
-        rest = wall - recorded if isinstance(wall, (int, float)) else None
+        rest = None
+        if isinstance(wall, (int, float)):
+            # A SHIPPED=1 run computed none of its records: all its wall time is the rest. A run that reused
+            # records (wall below their recorded time) cannot be split: no rest rather than a negative one.
+            rest = wall if notebooks.get(name, {}).get("shipped") else (wall - recorded if wall >= recorded else None)
         per_notebook[name] = {"wall_seconds": wall, "records": len(keys), "stages": sums, "rest_seconds": rest,
                               "flops": {s: sum(recs[k]["flops"][s] for k in keys) for s in FLOP_STAGES},
                               **{k: notebooks.get(name, {}).get(k) for k in ("profile", "model", "seeds", "device")}}
@@ -235,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{FIRST_BUILD_CPU_HOURS} CPU hours): "
               f"{len(have)} of its {len(first_keys)} conditions have records, {first_plan['seconds'] / 3600:.1f} CPU hours "
               f"({', '.join(f'{LABELS[k]} {v / 3600:.2f} h' for k, v in sums.items())}), {first_plan['flops'] / 1e12:,.0f} TFLOP")
-    speeds = machine_speeds(recs)
+    speeds = machine_speeds(recs, args.model)
     for m, v in speeds.items():
         est = ""
         if first_plan and all(s in v for s in FLOP_STAGES):
@@ -244,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                      + first_plan["stages"]["load_model"] + first_plan["stages"]["data"]) / 3600
             first_plan.setdefault("hours_by_machine", {})[m] = hours
             est = f"; the first build's plan at these rates: {hours:.1f} CPU hours"
-        print(f"GFLOP/s on {m}: " + ", ".join(f"{LABELS[s]} {v[s]:.0f}" for s in FLOP_STAGES if s in v) + est)
+        print(f"GFLOP/s of {args.model}'s records on {m}: " + ", ".join(f"{LABELS[s]} {v[s]:.0f}" for s in FLOP_STAGES if s in v) + est)
     shares = {s: (totals[s] / total if total else 0.0) for s in STAGES}
     order = sorted(STAGES, key=lambda s: shares[s])
     print("share of the recorded time: " + ", ".join(f"{LABELS[s]} {shares[s]:.0%}" for s in order))

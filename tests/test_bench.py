@@ -76,3 +76,6 @@ def test_paper_bench_gives_each_machine_its_rate_per_stage() -> None:
     speeds = paper.machine_speeds({"a": rec("zen3", 6e12, 100.0, 1e9, 0.5), "b": rec("zen3", 2e12, 100.0, 8e11, 2.0),
                                    "c": rec("xeon", 4e12, 20.0, 0.0, 0.0)})
     assert speeds == {"zen3": {"train": pytest.approx(40.0), "eval": pytest.approx(400.0)}, "xeon": {"train": pytest.approx(200.0)}}
+    other = {**rec("zen3", 1e12, 1.0, 0.0, 0.0), "model": "qwen"}
+    assert paper.machine_speeds({"a": {**rec("zen3", 6e12, 100.0, 0.0, 0.0), "model": "gemma"}, "b": other}, "gemma") == {
+        "zen3": {"train": pytest.approx(60.0)}}  # one model's records: machines compare on the same work
