@@ -1,7 +1,7 @@
 """The on-disk cache of raw generations.
 
 One JSON file per request, keyed by a hash of everything that determines its generations (the
-documents' texts, the model, the prompt templates, the generation settings); a rerun parses the
+documents' texts, the model (`model_id`), the prompt templates, the generation settings); a rerun parses the
 cached text instead of generating. A file that is unusable is an error naming it, never ignored.
 
 A request that differs from earlier ones only in which prompts it covers (the share of sentences or
@@ -30,14 +30,22 @@ def _sha(obj: Any) -> str:
 
 
 def model_id(model: Any) -> dict[str, Any]:
-    """What identifies a model in a cache key: the content of the folder it was loaded from (never its
-    path, so shipped generations are found on any machine, and new weights at a path are not), its
-    size and dtype."""
-    from ..registry import folder_sha256
+    """What identifies a model in a cache key, never its path (so shipped generations are found on any
+    machine): an embedded or tiny model loaded from its cache folder is its pinned source
+    (`registry.model_sha256`, the identity records carry): two conversions of one GGUF can differ in
+    bytes (the shipped generations came from two conversions of Gemma whose folders hash apart) and
+    would otherwise miss each other's generations. Any other folder is its content (new weights at a
+    path are a new model). Beside it the model's size and dtype."""
+    from ..models import cached_model_dir
+    from ..registry import EMBEDDED, TINY, folder_sha256, model_sha256
 
     p = next(model.parameters())
     where = str(getattr(model.config, "_name_or_path", "") or "")
-    ident = folder_sha256(Path(where)) if where and Path(where).is_dir() else where or type(model).__name__
+    name = Path(where).name
+    if where and (name in EMBEDDED or name in TINY) and Path(where).resolve() == cached_model_dir(name).resolve():
+        ident = model_sha256(name)
+    else:
+        ident = folder_sha256(Path(where)) if where and Path(where).is_dir() else where or type(model).__name__
     return {"sha256": ident, "parameters": int(sum(x.numel() for x in model.parameters())), "dtype": str(p.dtype),
             "class": type(model).__name__}
 
