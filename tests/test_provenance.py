@@ -54,7 +54,7 @@ def test_new_weights_in_the_same_folder_make_its_records_stale(tmp_path, model_f
     assert registry.folder_sha256(model_folder) == again.inputs["model_sha256"]
 
 
-def test_generations_know_a_cached_model_by_its_source_and_a_folder_by_its_content(tiny_gemma, model_folder):
+def test_generations_know_a_cached_model_by_its_source_and_a_folder_by_its_content(tiny_gemma, model_folder, tmp_path, monkeypatch):
     """The augmentation cache names a model as records do: the cache folder of an embedded or tiny model
     by its pinned source, so a conversion whose tokenizer or config bytes differ finds the shipped
     generations; a user's folder by what is in it."""
@@ -63,6 +63,7 @@ def test_generations_know_a_cached_model_by_its_source_and_a_folder_by_its_conte
     model, _ = tiny_gemma
     assert model_id(model)["sha256"] == registry.model_sha256("tiny-gemma-3") == experiment.condition(
         "simple_reversals", "pretrained", profile="smoke", model="tiny-gemma-3").inputs["model_sha256"]
+    monkeypatch.setenv("ICFT_CACHE", str(tmp_path / "cache"))  # the user's folder's hashes kept out of the real cache
     mine = models.load_model(str(model_folder))[0]
     assert model_id(mine)["sha256"] == registry.folder_sha256(model_folder) != registry.model_sha256("tiny-gemma-3")
 
