@@ -197,16 +197,17 @@ def main(argv: list[str] | None = None) -> int:
     rows, per_notebook = [], {}
     for name, keys in groups.items():
         sums = stage_sums(keys)
-        wall = notebooks.get(name, {}).get("seconds")
+        nb = notebooks.get(name, {})
+        wall = nb.get("seconds")
         recorded = sum(sums.values())
         rest = None
         if isinstance(wall, (int, float)):
             # A SHIPPED=1 run computed none of its records: all its wall time is the rest. A run that reused
             # records (wall below their recorded time) cannot be split: no rest rather than a negative one.
-            rest = wall if notebooks.get(name, {}).get("shipped") else (wall - recorded if wall >= recorded else None)
+            rest = wall if nb.get("shipped") else (wall - recorded if wall >= recorded else None)
         per_notebook[name] = {"wall_seconds": wall, "records": len(keys), "stages": sums, "rest_seconds": rest,
                               "flops": {s: sum(recs[k]["flops"][s] for k in keys) for s in FLOP_STAGES},
-                              **{k: notebooks.get(name, {}).get(k) for k in ("profile", "model", "seeds", "device")}}
+                              **{k: nb.get(k) for k in ("profile", "model", "seeds", "device")}}
         rows.append([name, f"{wall:,.0f}" if isinstance(wall, (int, float)) else "-", str(len(keys)),
                      *(f"{sums[s]:,.0f}" for s in STAGES), f"{rest:,.0f}" if rest is not None else "-"])
     totals = stage_sums(list(recs))

@@ -41,11 +41,11 @@ def model_id(model: Any) -> dict[str, Any]:
 
     p = next(model.parameters())
     where = str(getattr(model.config, "_name_or_path", "") or "")
-    name = Path(where).name
-    if where and (name in EMBEDDED or name in TINY) and Path(where).resolve() == cached_model_dir(name).resolve():
-        ident = model_sha256(name)
+    folder = Path(where) if where else None
+    if folder is not None and folder.name in {**EMBEDDED, **TINY} and folder.resolve() == cached_model_dir(folder.name).resolve():
+        ident = model_sha256(folder.name)
     else:
-        ident = folder_sha256(Path(where)) if where and Path(where).is_dir() else where or type(model).__name__
+        ident = folder_sha256(folder) if folder is not None and folder.is_dir() else where or type(model).__name__
     return {"sha256": ident, "parameters": int(sum(x.numel() for x in model.parameters())), "dtype": str(p.dtype),
             "class": type(model).__name__}
 
